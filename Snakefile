@@ -1,0 +1,44 @@
+"""quant-fairness: how much worse does quantization make a language model for each language?
+
+    snakemake --cores 8                                   # everything -> results/report/report.html
+    snakemake --cores 2 --config models=[smollm2-135m]    # one model
+    snakemake --cores 2 results/figures/delta_bpb.png     # one figure
+    snakemake --cores 2 baseline_all                      # one stage
+"""
+
+from pathlib import Path
+
+from quant_fairness.config import check_config
+from quant_fairness.errors import QuantFairnessError
+
+
+configfile: "config.yaml"
+
+
+try:
+    check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+except QuantFairnessError as error:
+    raise SystemExit(f"quant-fairness: {error}")
+
+MODELS = config["models"]
+STRATEGIES = config["strategies"]
+WHEEL_DIR = "resources/wheels"
+
+
+wildcard_constraints:
+    model="[A-Za-z0-9._-]+",
+    strategy="[A-Za-z0-9._-]+",
+
+
+include: "workflow/rules/data.smk"
+include: "workflow/rules/models.smk"
+include: "workflow/rules/baseline.smk"
+include: "workflow/rules/quantize.smk"
+include: "workflow/rules/analysis.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/report/report.html",

@@ -1,0 +1,16 @@
+"""Snakemake script: the HTML report from the run's result tables (rule `report`)."""
+
+from pathlib import Path
+
+from quant_fairness.report import render_report, report_context
+from quant_fairness.runlog import start_job
+
+start_job(snakemake.log[0])
+context = report_context(
+    snakemake.input.disparity,
+    snakemake.input.storage,
+    snakemake.input.stats,
+    snakemake.input.models,
+    snakemake.params.config,
+)
+render_report(snakemake.input.template, context, Path(snakemake.input.figure).parent, snakemake.output[0])

@@ -1,0 +1,85 @@
+"""The `quant-fairness` command.
+
+    quant-fairness score --model resources/models/smollm2-135m \\
+        --split resources/corpus/test.jsonl --strategy rtn_int4_g128 [--langs en,he] [--json]
+
+prints per-language BPB and PPL of the model (quantized by a strategy from
+config.yaml's `strategy_specs` when --strategy is given). Errors are one line on
+stderr with exit status 2; results go to stdout, logs to stderr.
+"""
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+
+import yaml
+
+from quant_fairness.corpus import read_split
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.metrics import bpb, ppl
+
+
+def _score(args):
+    from quant_fairness.evaluate import score_split
+    from quant_fairness.strategies import parse_strategy
+
+    strategy = None
+    if args.strategy:
+        specs = yaml.safe_load(open(args.config, encoding="utf-8"))["strategy_specs"]
+        if args.strategy not in specs:
+            raise QuantFairnessError(f"strategy {args.strategy!r} is not defined; expected one of {sorted(specs)}")
+        strategy = parse_strategy(args.strategy, specs[args.strategy])
+    langs = args.langs.split(",") if args.langs else None
+    scores, storage = score_split(args.model, read_split(args.split, langs), strategy, args.dtype, args.batch_tokens)
+    sums = defaultdict(lambda: [0.0, 0, 0])
+    for row in scores:
+        entry = sums[row["lang"]]
+        entry[0] += row["nll"]
+        entry[1] += row["tokens"]
+        entry[2] += row["bytes"]
+    result = {
+        "strategy": args.strategy or "baseline",
+        "bits_per_weight": storage["bits_per_weight"] if storage else None,
+        "languages": {
+            lang: {"bpb": float(bpb(nll, n_bytes)), "ppl": float(ppl(nll, tokens)), "tokens": tokens, "bytes": n_bytes}
+            for lang, (nll, tokens, n_bytes) in sorted(sums.items())
+        },
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    print(f"strategy {result['strategy']}" + (f", {result['bits_per_weight']:.3f} bits/weight" if storage else ""))
+    print(f"{'lang':<6}{'BPB':>10}{'PPL':>12}{'tokens':>9}{'bytes':>9}")
+    for lang, m in result["languages"].items():
+        print(f"{lang:<6}{m['bpb']:>10.4f}{m['ppl']:>12.3f}{m['tokens']:>9}{m['bytes']:>9}")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="quant-fairness", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    score = commands.add_parser("score", help="per-language BPB/PPL of a model, optionally quantized")
+    score.add_argument("--model", required=True, help="a prepared model folder (resources/models/<name>)")
+    score.add_argument("--split", required=True, help="a split file (resources/corpus/test.jsonl)")
+    score.add_argument("--strategy", help="a strategy name from --config's strategy_specs")
+    score.add_argument("--config", default="config.yaml")
+    score.add_argument("--langs", help="comma-separated languages (default: all in the split)")
+    score.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    score.add_argument("--batch-tokens", type=int, default=1024)
+    score.add_argument("--json", action="store_true", help="print JSON only")
+    score.set_defaults(run=_score)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (QuantFairnessError, FileNotFoundError) as error:
+        print(f"quant-fairness: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

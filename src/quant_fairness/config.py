@@ -1,0 +1,60 @@
+"""Load and check the workflow configuration before any heavy work starts.
+
+The JSON schema (workflow/schemas/config.schema.yaml) checks shapes and types; the
+checks here need domain knowledge: languages the corpus has, groups drawn from the
+configured languages, models and strategies that are defined. Every failure is one
+line naming the bad value and what was expected.
+
+    config = check_config(yaml.safe_load(open("config.yaml")), "workflow/schemas/config.schema.yaml")
+"""
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from quant_fairness.corpus import BIBLE_LANGUAGES
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.strategies import parse_strategy
+
+
+def _schema_error(error):
+    where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+    return QuantFairnessError(f"config {where}: {error.message}")
+
+
+def check_config(config, schema_path):
+    """Return `config` unchanged if valid; raise QuantFairnessError otherwise."""
+    if not isinstance(config, dict):
+        raise QuantFairnessError(f"config must be a mapping, got {type(config).__name__}")
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(config))
+    if error is not None:
+        raise _schema_error(error)
+    languages = config["languages"]
+    if config["corpus"]["source"] == "bible":
+        for lang in languages:
+            if lang not in BIBLE_LANGUAGES:
+                raise QuantFairnessError(
+                    f"language {lang!r} is not in the bible corpus; expected one of {BIBLE_LANGUAGES}"
+                )
+    elif "path" not in config["corpus"]:
+        raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
+    for group, members in config["groups"].items():
+        for lang in members:
+            if lang not in languages:
+                raise QuantFairnessError(f"groups.{group}: language {lang!r} is not in languages {languages}")
+    if config["reference_language"] not in languages:
+        raise QuantFairnessError(f"reference_language {config['reference_language']!r} is not in languages {languages}")
+    for model in config["models"]:
+        if model not in config["model_sources"]:
+            raise QuantFairnessError(
+                f"model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"
+            )
+    for strategy in config["strategies"]:
+        if strategy not in config["strategy_specs"]:
+            raise QuantFairnessError(
+                f"strategy {strategy!r} is not defined; expected one of {sorted(config['strategy_specs'])}"
+            )
+        parse_strategy(strategy, config["strategy_specs"][strategy])
+    return config

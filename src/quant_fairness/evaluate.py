@@ -1,0 +1,116 @@
+"""Score text segments: summed negative log-likelihood per segment, in nats.
+
+Each segment is scored on its own with the tokenizer's BOS (EOS for GPT-2-style
+tokenizers that have no separate BOS) prepended, so every token of the text is
+predicted. Segments are sorted by length and packed into batches of at most
+`batch_tokens` padded positions; the LM head runs only on real positions, which
+matters for 256k-token vocabularies.
+
+    model, tokenizer = load_model("resources/models/smollm2-135m")
+    ids = tokenize_segments(tokenizer, ["In the beginning ...", ...])
+    nll = score_segments(model, ids)        # list of float, nats per segment
+"""
+
+import torch
+
+from quant_fairness.errors import QuantFairnessError
+
+HEAD_ROWS = 2048
+
+
+def start_token_id(tokenizer):
+    for token_id in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if token_id is not None:
+            return token_id
+    raise QuantFairnessError(f"tokenizer {type(tokenizer).__name__} has neither a BOS nor an EOS token")
+
+
+def tokenize_segments(tokenizer, texts):
+    """Token ids per text, each starting with the BOS/EOS token."""
+    start = start_token_id(tokenizer)
+    encoded = tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+    return [[start, *ids] for ids in encoded]
+
+
+def length_sorted_batches(lengths, batch_tokens):
+    """Indices grouped longest-first so that padded positions per batch stay below `batch_tokens`."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches, current = [], []
+    for index in order:
+        longest = lengths[current[0]] if current else lengths[index]
+        if current and (len(current) + 1) * longest > batch_tokens:
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _token_nll(model, hidden, targets):
+    """−log p(target) for each row of hidden states, through the LM head in row chunks."""
+    head = model.get_output_embeddings()
+    softcap = getattr(model.config, "final_logit_softcapping", None)
+    pieces = []
+    for start in range(0, hidden.shape[0], HEAD_ROWS):
+        logits = head(hidden[start : start + HEAD_ROWS]).float()
+        if softcap:
+            logits = torch.tanh(logits / softcap) * softcap
+        chunk_targets = targets[start : start + HEAD_ROWS]
+        picked = logits.gather(1, chunk_targets[:, None]).squeeze(1)
+        pieces.append(torch.logsumexp(logits, dim=-1) - picked)
+    return torch.cat(pieces)
+
+
+@torch.no_grad()
+def score_segments(model, token_ids, batch_tokens=8192, progress=None):
+    """Summed NLL (nats, float64) per segment, in input order. `progress(n_done)` is optional."""
+    lengths = [len(ids) for ids in token_ids]
+    if min(lengths, default=2) < 2:
+        raise QuantFairnessError("every segment needs at least one token after BOS (empty text?)")
+    device = next(model.parameters()).device
+    base = model.base_model
+    totals = torch.zeros(len(token_ids), dtype=torch.float64)
+    done = 0
+    for batch in length_sorted_batches(lengths, batch_tokens):
+        width = lengths[batch[0]]
+        input_ids = torch.zeros((len(batch), width), dtype=torch.long)
+        attention = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, index in enumerate(batch):
+            input_ids[row, : lengths[index]] = torch.tensor(token_ids[index])
+            attention[row, : lengths[index]] = 1
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        hidden = base(input_ids=input_ids, attention_mask=attention).last_hidden_state
+        predicts = attention[:, 1:].bool()
+        nll = _token_nll(model, hidden[:, :-1][predicts], input_ids[:, 1:][predicts])
+        owner = torch.tensor(batch)[:, None].expand(-1, width - 1)[predicts.cpu()]
+        totals.index_add_(0, owner, nll.double().cpu())
+        done += len(batch)
+        if progress:
+            progress(done)
+    return totals.tolist()
+
+
+def score_split(model_dir, rows, strategy=None, dtype="float32", batch_tokens=1024, progress=None):
+    """Score split rows ({id, lang, text}) with the model, quantized by `strategy` if given.
+
+    Returns (score rows {lang, id, tokens, bytes, nll}, storage accounting or None).
+    """
+    from quant_fairness.models import load_model
+    from quant_fairness.strategies import apply_strategy
+
+    model, tokenizer = load_model(model_dir, dtype)
+    storage = apply_strategy(model, strategy) if strategy is not None else None
+    token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
+    nll = score_segments(model, token_ids, batch_tokens, progress)
+    scores = [
+        {
+            "lang": row["lang"],
+            "id": row["id"],
+            "tokens": len(ids) - 1,
+            "bytes": len(row["text"].encode("utf-8")),
+            "nll": value,
+        }
+        for row, ids, value in zip(rows, token_ids, nll, strict=True)
+    ]
+    return scores, storage

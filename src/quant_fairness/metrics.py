@@ -1,0 +1,46 @@
+"""The metric contract (DESIGN.md, "Metrics"): the one place these formulas are written.
+
+Inputs are sums over a language's segments (NLL in nats, T tokens predicted, B UTF-8
+bytes); each function works on numbers and on numpy arrays of bootstrap replicates.
+
+    ppl(nll, tokens)                  exp(ΣNLL / ΣT)                     token perplexity (seed-compatible)
+    bpb(nll, n_bytes)                 ΣNLL / (ΣB · ln 2)                 bits per byte, tokenizer-independent
+    degradation_pct(ppl_q, ppl_b)     (PPL_q − PPL_b) / PPL_b · 100       the seed's D%
+    ratio(num, den, floor, effect)    num / den; NaN (undefined) when den ≤ 0 or when the
+                                      denominator's effect in ΔBPB is below the noise floor
+"""
+
+import numpy as np
+
+
+def ppl(nll, tokens):
+    return np.exp(np.asarray(nll, dtype=float) / tokens)
+
+
+def bpb(nll, n_bytes):
+    return np.asarray(nll, dtype=float) / (np.asarray(n_bytes, dtype=float) * np.log(2))
+
+
+def degradation_pct(ppl_quantized, ppl_baseline):
+    return (ppl_quantized - ppl_baseline) / ppl_baseline * 100
+
+
+def ratio(numerator, denominator, floor=0.0, effect=None):
+    """numerator / denominator, NaN where undefined: never 1 or ∞ in its place.
+
+    `effect` is the denominator's size in ΔBPB (bits/byte) to compare with the noise
+    floor; it defaults to the denominator itself (for ratios of ΔBPB).
+    """
+    numerator, denominator = np.asarray(numerator, float), np.asarray(denominator, float)
+    effect = denominator if effect is None else np.asarray(effect, float)
+    defined = (denominator > 0) & (effect >= floor)
+    safe = np.where(defined, denominator, 1.0)
+    return np.where(defined, numerator / safe, np.nan)
+
+
+def why_undefined(denominator, floor=0.0, effect=None):
+    """The reason a point-estimate ratio is undefined, for the report."""
+    effect = denominator if effect is None else effect
+    if denominator <= 0:
+        return f"denominator {denominator:.3g} <= 0"
+    return f"denominator effect {effect:.3g} bits/byte below noise floor {floor:g}"

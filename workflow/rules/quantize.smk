@@ -1,0 +1,27 @@
+# "baseline" is the unquantized reference, never a strategy name (parse_strategy refuses it).
+ruleorder: baseline > quantize_evaluate
+
+
+rule quantize_evaluate:
+    input:
+        model="resources/models/{model}",
+        split="resources/corpus/test.jsonl",
+    output:
+        scores="results/scores/{model}/{strategy}.tsv",
+        storage="results/storage/{model}/{strategy}.json",
+    params:
+        languages=config["languages"],
+        evaluation=config["evaluation"],
+        spec=lambda wildcards: config["strategy_specs"][wildcards.strategy],
+    log:
+        "logs/quantize/{model}/{strategy}.log",
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+    script:
+        "../../scripts/score.py"
+
+
+rule quantize_all:
+    input:
+        expand("results/scores/{model}/{strategy}.tsv", model=MODELS, strategy=STRATEGIES),

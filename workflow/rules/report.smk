@@ -1,0 +1,29 @@
+rule figure_delta_bpb:
+    input:
+        expand("results/disparity/{model}.tsv", model=MODELS),
+    output:
+        report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
+    params:
+        languages=config["languages"],
+    log:
+        "logs/figures/delta_bpb.log",
+    script:
+        "../../scripts/plot_delta_bpb.py"
+
+
+rule report:
+    input:
+        template="report/report.md.j2",
+        disparity=expand("results/disparity/{model}.tsv", model=MODELS),
+        storage=expand("results/storage/{model}/{strategy}.json", model=MODELS, strategy=STRATEGIES),
+        stats="results/corpus/stats.tsv",
+        models=expand("resources/models/{model}", model=MODELS),
+        figure="results/figures/delta_bpb.png",
+    output:
+        report("results/report/report.html", caption="../report/report.rst", category="Report"),
+    params:
+        config=config,
+    log:
+        "logs/report.log",
+    script:
+        "../../scripts/render_report.py"
