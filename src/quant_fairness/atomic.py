@@ -11,6 +11,12 @@ import tempfile
 from pathlib import Path
 
 
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(target, suffix=""):
     """Yield a temporary path beside `target`; rename it onto `target` if the block succeeds."""
@@ -20,6 +26,8 @@ def atomic_path(target, suffix=""):
     os.close(fd)
     try:
         yield Path(tmp)
+        # mkstemp creates 0600; results should be as readable as any file the user writes.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
@@ -34,6 +42,7 @@ def atomic_directory(target):
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

@@ -217,19 +217,18 @@ def group_of(segment_id):
 
 
 def assign_splits(ids, sizes, seed):
-    """{split: sorted ids}: groups shuffled with `seed`, dealt to splits in proportion to
-    their sizes, then `sizes[split]` ids sampled from each split's groups."""
+    """{split: sorted ids}: groups are shuffled with `seed` and each is dealt to the split whose
+    pool is smallest relative to its requested size, then `sizes[split]` ids are sampled
+    from each split's pool."""
     groups = {}
     for segment_id in ids:
         groups.setdefault(group_of(segment_id), []).append(segment_id)
     rng = np.random.default_rng(seed)
     order = [sorted(groups)[i] for i in rng.permutation(len(groups))]
-    total = sum(sizes.values())
-    pools, cursor = {}, 0
-    for split in SPLITS:
-        share = round(len(order) * sizes[split] / total)
-        pools[split] = [i for group in order[cursor : cursor + share] for i in groups[group]]
-        cursor += share
+    pools = {split: [] for split in SPLITS}
+    for group in order:
+        split = min(SPLITS, key=lambda s: (len(pools[s]) / sizes[s], SPLITS.index(s)))
+        pools[split].extend(groups[group])
     chosen = {}
     for split in SPLITS:
         pool = sorted(pools[split])

@@ -8,6 +8,8 @@ rule disparity:
         groups=config["groups"],
         reference=config["reference_language"],
         stats=config["stats"],
+    conda:
+        "../../envs/quant-fairness.yaml"
     log:
         "logs/disparity/{model}.log",
     script:

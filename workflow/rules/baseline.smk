@@ -7,6 +7,8 @@ rule baseline:
     params:
         languages=config["languages"],
         evaluation=config["evaluation"],
+    conda:
+        "../../envs/quant-fairness.yaml"
     log:
         "logs/baseline/{model}.log",
     threads: workflow.cores

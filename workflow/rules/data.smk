@@ -11,6 +11,8 @@ rule corpus:
         languages=config["languages"],
         wheel_dir=WHEEL_DIR,
         data_dir="resources/corpus/source",
+    conda:
+        "../../envs/quant-fairness.yaml"
     log:
         "logs/corpus.log",
     resources:

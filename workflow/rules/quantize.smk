@@ -13,6 +13,8 @@ rule quantize_evaluate:
         languages=config["languages"],
         evaluation=config["evaluation"],
         spec=lambda wildcards: config["strategy_specs"][wildcards.strategy],
+    conda:
+        "../../envs/quant-fairness.yaml"
     log:
         "logs/quantize/{model}/{strategy}.log",
     threads: workflow.cores

@@ -5,6 +5,8 @@ rule figure_delta_bpb:
         report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
     params:
         languages=config["languages"],
+    conda:
+        "../../envs/quant-fairness.yaml"
     log:
         "logs/figures/delta_bpb.log",
     script:
@@ -13,7 +15,7 @@ rule figure_delta_bpb:
 
 rule report:
     input:
-        template="report/report.md.j2",
+        template=Path(workflow.basedir) / "report/report.md.j2",
         disparity=expand("results/disparity/{model}.tsv", model=MODELS),
         storage=expand("results/storage/{model}/{strategy}.json", model=MODELS, strategy=STRATEGIES),
         stats="results/corpus/stats.tsv",
@@ -23,6 +25,8 @@ rule report:
         report("results/report/report.html", caption="../report/report.rst", category="Report"),
     params:
         config=config,
+    conda:
+        "../../envs/quant-fairness.yaml"
     log:
         "logs/report.log",
     script:

@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny random models of every architecture family the project supports."""
+
+import pytest
+import torch
+import transformers as T
+
+TINY_CONFIGS = {
+    "gpt2": lambda: T.GPT2Config(
+        n_layer=3, n_embd=32, n_head=2, vocab_size=320, n_positions=64, bos_token_id=0, eos_token_id=0
+    ),
+    "opt": lambda: T.OPTConfig(
+        num_hidden_layers=3,
+        hidden_size=32,
+        num_attention_heads=2,
+        ffn_dim=64,
+        vocab_size=320,
+        max_position_embeddings=64,
+        word_embed_proj_dim=32,
+    ),
+    "gpt_neox": lambda: T.GPTNeoXConfig(
+        num_hidden_layers=3,
+        hidden_size=32,
+        num_attention_heads=2,
+        intermediate_size=64,
+        vocab_size=320,
+        max_position_embeddings=64,
+    ),
+    "bloom": lambda: T.BloomConfig(n_layer=3, hidden_size=32, n_head=2, vocab_size=320),
+    "llama": lambda: T.LlamaConfig(
+        num_hidden_layers=3,
+        hidden_size=32,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+        vocab_size=320,
+    ),
+    "gemma3": lambda: T.Gemma3TextConfig(
+        num_hidden_layers=3,
+        hidden_size=32,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        head_dim=16,
+        intermediate_size=64,
+        vocab_size=320,
+        final_logit_softcapping=30.0,
+    ),
+}
+
+
+def tiny_model(family, seed=0):
+    torch.manual_seed(seed)
+    model = T.AutoModelForCausalLM.from_config(TINY_CONFIGS[family](), dtype=torch.float32)
+    return model.eval()
+
+
+@pytest.fixture(params=sorted(TINY_CONFIGS))
+def family_model(request):
+    return request.param, tiny_model(request.param)
+
+
+def tiny_tokenizer():
+    """A byte-level BPE tokenizer trained here on a few lines: it encodes any UTF-8 text."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=320, special_tokens=["<s>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
+    tokenizer.train_from_iterator(["In the beginning God created the heaven and the earth."] * 4, trainer)
+    return T.PreTrainedTokenizerFast(tokenizer_object=tokenizer, bos_token="<s>", eos_token="<s>")
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path):
+    """A tiny random Llama saved as a Hugging Face folder with its tokenizer."""
+    folder = tmp_path / "tiny-llama"
+    tiny_model("llama").save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    return folder

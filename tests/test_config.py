@@ -1,0 +1,54 @@
+"""The default configuration is valid, and each kind of bad configuration stops with one
+line naming the bad value."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.utils import update_config
+
+from quant_fairness.config import check_config
+from quant_fairness.errors import QuantFairnessError
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
+
+
+def _default():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+@pytest.mark.parametrize("overlay", [None, "config/full.yaml", "tests/tiny_config.yaml"])
+def test_shipped_configs_are_valid(overlay):
+    config = _default()
+    if overlay:  # merged over config.yaml as `snakemake --configfile` does
+        update_config(config, yaml.safe_load((ROOT / overlay).read_text()))
+    check_config(config, SCHEMA)
+
+
+def _edit(change):
+    config = copy.deepcopy(_default())
+    change(config)
+    return config
+
+
+BAD = [
+    (lambda c: c["languages"].append("xx"), "language 'xx' is not in the bible corpus"),
+    (lambda c: c.update(models=["llama-9000"]), "model 'llama-9000' is not defined"),
+    (lambda c: c.update(strategies=["nf9"]), "strategy 'nf9' is not defined"),
+    (lambda c: c["strategy_specs"].update(x={"quantizer": "magic"}), "config strategy_specs.x.quantizer"),
+    (lambda c: c["groups"]["low"].append("ja"), "groups.low: language 'ja'"),
+    (lambda c: c["corpus"].update(source="wikipedia"), "config corpus.source"),
+    (lambda c: c["corpus"]["splits"].update(test=0), "config corpus.splits.test"),
+    (lambda c: c.update(reference_language="ko"), "reference_language 'ko'"),
+    (lambda c: c.update(colour="blue"), "colour"),
+]
+
+
+@pytest.mark.parametrize(("change", "fragment"), BAD)
+def test_bad_config_is_one_clear_line(change, fragment):
+    with pytest.raises(QuantFairnessError) as error:
+        check_config(_edit(change), SCHEMA)
+    assert fragment in str(error.value)
+    assert "\n" not in str(error.value)

@@ -1,0 +1,79 @@
+"""Corpus normalisation, plain-file sources and split assignment."""
+
+import json
+
+import pytest
+
+from quant_fairness.corpus import (
+    assign_splits,
+    common_ids,
+    group_of,
+    load_plain,
+    normalise,
+    read_split,
+    split_rows,
+    strip_hebrew_marks,
+)
+from quant_fairness.errors import QuantFairnessError
+
+
+def test_hebrew_points_and_cantillation_are_stripped():
+    pointed = "בְּרֵאשִׁ֖ית בָּרָ֣א אֱלֹהִ֑ים"
+    assert strip_hebrew_marks(pointed) == "בראשית ברא אלהים"
+
+
+def test_normalise_is_nfc_with_collapsed_whitespace():
+    assert normalise("  e\u0301te\u0301   x\n") == "\u00e9t\u00e9 x"
+
+
+def _bible_ids(chapters=30, verses=20):
+    return [f"{b:02d}.{c:03d}.{v:03d}" for b in (1, 2) for c in range(1, chapters + 1) for v in range(1, verses + 1)]
+
+
+def test_splits_are_disjoint_down_to_the_chapter_and_deterministic():
+    sizes = {"calibration": 30, "selection": 20, "test": 40}
+    splits = assign_splits(_bible_ids(), sizes, seed=7)
+    assert {k: len(v) for k, v in splits.items()} == sizes
+    chapters = {split: {group_of(i) for i in ids} for split, ids in splits.items()}
+    assert not chapters["test"] & chapters["calibration"]
+    assert not chapters["test"] & chapters["selection"]
+    assert not chapters["selection"] & chapters["calibration"]
+    assert splits == assign_splits(_bible_ids(), sizes, seed=7)
+    assert splits != assign_splits(_bible_ids(), sizes, seed=8)
+
+
+def test_a_split_larger_than_the_corpus_is_refused():
+    with pytest.raises(QuantFairnessError, match="asks for 500 segments"):
+        assign_splits(_bible_ids(chapters=3), {"calibration": 5, "selection": 5, "test": 500}, seed=0)
+
+
+def test_plain_sources_align_by_id(tmp_path):
+    (tmp_path / "en.jsonl").write_text(
+        "\n".join(json.dumps({"id": i, "text": f"sentence {i}"}) for i in ("a", "b", "c")) + "\n"
+    )
+    (tmp_path / "sw.txt").write_text("moja\n\nmbili\n")
+    (tmp_path / "fr.jsonl").write_text(
+        "\n".join(json.dumps({"id": i, "text": f"phrase {i}"}) for i in ("b", "c", "d")) + "\n"
+    )
+    texts = load_plain(tmp_path, ["en", "fr"])
+    assert common_ids(texts) == ["b", "c"]
+    assert load_plain(tmp_path, ["sw"])["sw"] == {"000001": "moja", "000003": "mbili"}
+    rows = split_rows(texts, ["b", "c"])
+    assert [(r["lang"], r["id"]) for r in rows] == [("en", "b"), ("en", "c"), ("fr", "b"), ("fr", "c")]
+
+
+def test_unknown_language_and_empty_language_are_one_line_errors(tmp_path):
+    (tmp_path / "en.txt").write_text("hello\n")
+    (tmp_path / "he.txt").write_text("\n  \n")
+    with pytest.raises(QuantFairnessError, match="language 'xx' is not in corpus source"):
+        load_plain(tmp_path, ["en", "xx"])
+    with pytest.raises(QuantFairnessError, match="language 'he' has no text"):
+        common_ids(load_plain(tmp_path, ["en", "he"]))
+
+
+def test_read_split_checks_requested_languages(tmp_path):
+    path = tmp_path / "test.jsonl"
+    path.write_text(json.dumps({"id": "1", "lang": "en", "text": "x"}) + "\n")
+    assert read_split(path, ["en"])[0]["text"] == "x"
+    with pytest.raises(QuantFairnessError, match="language 'he'"):
+        read_split(path, ["en", "he"])

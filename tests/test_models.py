@@ -1,0 +1,50 @@
+"""Model folders: prepared with hashes, loaded as causal LMs, refused clearly otherwise."""
+
+import json
+
+import pytest
+import transformers as T
+
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.evaluate import score_split
+from quant_fairness.models import PROVENANCE, load_model, prepare_model
+from quant_fairness.strategies import parse_strategy
+from quant_fairness.wheels import sha256_file
+
+
+def test_local_model_is_prepared_with_hashes_and_scores(tiny_model_dir, tmp_path):
+    destination = tmp_path / "prepared"
+    provenance = prepare_model("tiny", {"local": str(tiny_model_dir)}, destination, tmp_path / "wheels")
+    assert provenance["architecture"] == "LlamaForCausalLM"
+    saved = json.loads((destination / PROVENANCE).read_text())
+    assert saved["files_sha256"]["model.safetensors"] == sha256_file(destination / "model.safetensors")
+    rows = [{"id": "1", "lang": "en", "text": "In the beginning"}, {"id": "1", "lang": "he", "text": "בראשית ברא"}]
+    baseline, storage = score_split(destination, rows)
+    assert storage is None
+    assert [r["bytes"] for r in baseline] == [16, 19]
+    assert all(r["nll"] > 0 and r["tokens"] > 0 for r in baseline)
+    quantized, storage = score_split(destination, rows, parse_strategy("s", {"quantizer": "seed_absmax"}))
+    assert storage["bits_per_weight"] == pytest.approx(4.0, abs=0.01)
+    assert [r["nll"] for r in quantized] != [r["nll"] for r in baseline]
+
+
+def test_preparing_twice_gives_identical_weights(tiny_model_dir, tmp_path):
+    first = prepare_model("tiny", {"local": str(tiny_model_dir)}, tmp_path / "a", tmp_path / "wheels")
+    second = prepare_model("tiny", {"local": str(tiny_model_dir)}, tmp_path / "b", tmp_path / "wheels")
+    assert first["files_sha256"] == second["files_sha256"]
+
+
+def test_missing_folder_is_one_clear_line(tmp_path):
+    with pytest.raises(QuantFairnessError, match="is missing or has no config.json"):
+        load_model(tmp_path / "nowhere")
+    with pytest.raises(QuantFairnessError, match="local folder .* does not exist"):
+        prepare_model("x", {"local": str(tmp_path / "nowhere")}, tmp_path / "out", tmp_path / "wheels")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_model_that_is_not_a_causal_lm_is_refused(tmp_path):
+    T.ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32).save_pretrained(
+        tmp_path
+    )
+    with pytest.raises(QuantFairnessError, match="ViTConfig, not a causal language model"):
+        load_model(tmp_path)

@@ -1,0 +1,153 @@
+"""The real workflow end to end on a tiny config: a real model (smollm2-135m from its PyPI
+GGUF), real Bible text in three languages, two quantizers, the report. Then: a rerun does
+nothing, a forced rerun gives byte-identical tables, and a bad config stops in one line."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quant_fairness.tables import read_tsv
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+LANGS = ["ar", "en", "he"]
+STRATEGIES = ["rtn_int4_g128", "seed_absmax_int4"]
+
+
+def snakemake(work, *args):
+    command = [
+        SNAKEMAKE,
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(work),
+        "--configfile",
+        str(ROOT / "tests/tiny_config.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    work = tmp_path_factory.mktemp("workflow")
+    shutil.copy(ROOT / "config.yaml", work / "config.yaml")
+    # Wheels are cached in the checkout so repeated test runs download them once.
+    wheels = ROOT / "resources/wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    (work / "resources").mkdir()
+    (work / "resources/wheels").symlink_to(wheels)
+    result = snakemake(work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work
+
+
+@pytest.mark.slow
+def test_corpus_splits_are_parallel_and_disjoint(run):
+    splits = {}
+    for split in ("calibration", "selection", "test"):
+        rows = [json.loads(line) for line in (run / f"resources/corpus/{split}.jsonl").read_text().splitlines()]
+        ids = {lang: {r["id"] for r in rows if r["lang"] == lang} for lang in LANGS}
+        assert ids["en"] == ids["he"] == ids["ar"]
+        splits[split] = ids["en"]
+    assert len(splits["test"]) == 8 and len(splits["calibration"]) == 3
+    assert not splits["test"] & (splits["calibration"] | splits["selection"])
+    stats = read_tsv(run / "results/corpus/stats.tsv")
+    assert {(r["split"], r["lang"]) for r in stats} == {(s, lang) for s in splits for lang in LANGS}
+    assert all(int(r["bytes"]) > int(r["segments"]) for r in stats)
+
+
+@pytest.mark.slow
+def test_scores_are_paired_across_strategies(run):
+    baseline = read_tsv(run / "results/scores/smollm2-135m/baseline.tsv")
+    assert len(baseline) == 8 * len(LANGS)
+    for strategy in STRATEGIES:
+        rows = read_tsv(run / f"results/scores/smollm2-135m/{strategy}.tsv")
+        assert [(r["lang"], r["id"], r["tokens"], r["bytes"]) for r in rows] == [
+            (r["lang"], r["id"], r["tokens"], r["bytes"]) for r in baseline
+        ]
+    storage = {s: json.loads((run / f"results/storage/smollm2-135m/{s}.json").read_text()) for s in STRATEGIES}
+    assert storage["seed_absmax_int4"]["bits_per_weight"] == pytest.approx(4.0, abs=1e-3)
+    assert 4.0 < storage["rtn_int4_g128"]["bits_per_weight"] < 16.0
+
+
+@pytest.mark.slow
+def test_disparity_measures_what_the_quantizers_did(run):
+    rows = read_tsv(run / "results/disparity/smollm2-135m.tsv")
+    value = {(r["strategy"], r["scope"], r["metric"]): r for r in rows}
+    for lang in LANGS:
+        seed = float(value[("seed_absmax_int4", lang, "delta_bpb")]["value"])
+        rtn = float(value[("rtn_int4_g128", lang, "delta_bpb")]["value"])
+        assert seed > rtn > 0, lang  # the seed's per-tensor INT4 is far cruder than g128
+        row = value[("rtn_int4_g128", lang, "delta_bpb")]
+        assert float(row["ci_low"]) <= rtn <= float(row["ci_high"])
+    for strategy in STRATEGIES:
+        for metric in ("seed_disparity", "robust_disparity"):
+            row = value[(strategy, "disparity", metric)]
+            assert row["value"] != "NA" or row["note"].startswith("undefined:")
+
+
+@pytest.mark.slow
+def test_report_shows_the_tables_and_the_figure(run):
+    html = (run / "results/report/report.html").read_text()
+    assert html.count("<table") >= 4
+    assert "data:image/png;base64," in html
+    assert "smollm2-135m" in html and "seed_absmax_int4" in html
+    assert "http://" not in html.replace("http://www.w3.org", "")
+
+
+@pytest.mark.slow
+def test_rerun_is_a_no_op_and_forced_rerun_is_byte_identical(run):
+    dry = snakemake(run, "-n")
+    assert dry.returncode == 0
+    assert "Nothing to be done" in dry.stdout + dry.stderr
+    tables = ["results/scores/smollm2-135m/rtn_int4_g128.tsv", "results/disparity/smollm2-135m.tsv"]
+    before = {t: (run / t).read_bytes() for t in tables}
+    forced = snakemake(run, "--forcerun", "quantize_evaluate")
+    assert forced.returncode == 0, forced.stderr[-3000:]
+    assert {t: (run / t).read_bytes() for t in tables} == before
+
+
+@pytest.mark.slow
+def test_bad_config_stops_before_any_job_in_one_line(run):
+    result = snakemake(run, "-n", "--config", "languages=[en,xx]")
+    assert result.returncode != 0
+    message = [line for line in result.stderr.splitlines() if "quant-fairness:" in line]
+    assert message == [
+        "quant-fairness: language 'xx' is not in the bible corpus; expected one of "
+        + str(
+            sorted(
+                [
+                    "en",
+                    "fr",
+                    "de",
+                    "es",
+                    "it",
+                    "pt",
+                    "ar",
+                    "zh",
+                    "ru",
+                    "uk",
+                    "pl",
+                    "ro",
+                    "tr",
+                    "sw",
+                    "hi",
+                    "bn",
+                    "fa",
+                    "ja",
+                    "ko",
+                    "id",
+                    "vi",
+                    "tl",
+                    "he",
+                ]
+            )
+        )
+    ]
