@@ -52,3 +52,22 @@ def test_bad_config_is_one_clear_line(change, fragment):
         check_config(_edit(change), SCHEMA)
     assert fragment in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_plain_corpus_and_local_model_are_checked_before_any_job(tmp_path):
+    (tmp_path / "en.txt").write_text("hello\n")
+    config = _edit(
+        lambda c: c.update(
+            corpus={"source": "plain", "path": str(tmp_path), "splits": c["corpus"]["splits"], "seed": 0},
+            languages=["en", "sw"],
+            groups={"high": ["en"], "low": ["sw"]},
+        )
+    )
+    with pytest.raises(QuantFairnessError, match="language 'sw' has no sw.txt or sw.jsonl"):
+        check_config(config, SCHEMA)
+    (tmp_path / "sw.txt").write_text("habari\n")
+    check_config(config, SCHEMA)
+    config["model_sources"]["mine"] = {"local": str(tmp_path / "no-model")}
+    config["models"] = ["mine"]
+    with pytest.raises(QuantFairnessError, match="model 'mine': local folder .* is missing"):
+        check_config(config, SCHEMA)

@@ -23,6 +23,19 @@ def _schema_error(error):
     return QuantFairnessError(f"config {where}: {error.message}")
 
 
+def _check_plain_corpus(corpus, languages):
+    if "path" not in corpus:
+        raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
+    folder = Path(corpus["path"])
+    if not folder.is_dir():
+        raise QuantFairnessError(f"corpus.path {str(folder)!r} is not a folder")
+    for lang in languages:
+        if not any((folder / f"{lang}{suffix}").is_file() for suffix in (".txt", ".jsonl")):
+            raise QuantFairnessError(
+                f"language {lang!r} has no {lang}.txt or {lang}.jsonl in corpus.path {str(folder)!r}"
+            )
+
+
 def check_config(config, schema_path):
     """Return `config` unchanged if valid; raise QuantFairnessError otherwise."""
     if not isinstance(config, dict):
@@ -38,8 +51,8 @@ def check_config(config, schema_path):
                 raise QuantFairnessError(
                     f"language {lang!r} is not in the bible corpus; expected one of {BIBLE_LANGUAGES}"
                 )
-    elif "path" not in config["corpus"]:
-        raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
+    else:
+        _check_plain_corpus(config["corpus"], languages)
     for group, members in config["groups"].items():
         for lang in members:
             if lang not in languages:
@@ -51,6 +64,9 @@ def check_config(config, schema_path):
             raise QuantFairnessError(
                 f"model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"
             )
+        local = config["model_sources"][model].get("local")
+        if local is not None and not (Path(local) / "config.json").is_file():
+            raise QuantFairnessError(f"model {model!r}: local folder {local!r} is missing or has no config.json")
     for strategy in config["strategies"]:
         if strategy not in config["strategy_specs"]:
             raise QuantFairnessError(
