@@ -20,16 +20,12 @@ try:
 except QuantFairnessError as error:
     raise SystemExit(f"quant-fairness: {error}")
 
-MODELS = config["models"]
-STRATEGIES = config["strategies"]
-WHEEL_DIR = "resources/wheels"
-
-
 wildcard_constraints:
     model="[A-Za-z0-9._-]+",
     strategy="[A-Za-z0-9._-]+",
 
 
+include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/baseline.smk"

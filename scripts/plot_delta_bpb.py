@@ -6,7 +6,7 @@ from quant_fairness.tables import read_tsv
 
 start_job(snakemake.log[0])
 rows_by_model = {}
-for path in snakemake.input:
+for path in snakemake.input.tables:
     rows = read_tsv(path)
     rows_by_model[rows[0]["model"]] = rows
 plot_delta_bpb(rows_by_model, snakemake.params.languages, snakemake.output[0])

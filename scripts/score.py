@@ -16,7 +16,8 @@ name = snakemake.wildcards.get("strategy", BASELINE)
 strategy = None if name == BASELINE else parse_strategy(name, snakemake.params.spec)
 rows = read_split(snakemake.input.split, snakemake.params.languages)
 started = time.perf_counter()
-scores, storage = score_split(snakemake.input.model, rows, strategy, **snakemake.params.evaluation)
+evaluation = snakemake.params.evaluation
+scores, storage = score_split(snakemake.input.model, rows, strategy, evaluation["dtype"], evaluation["batch_tokens"])
 seconds = time.perf_counter() - started
 tokens = sum(row["tokens"] for row in scores)
 log.info(

@@ -1,5 +1,7 @@
 """An interrupted write leaves the previous result whole and no temporary file behind."""
 
+import os
+
 import pytest
 
 from quant_fairness.atomic import atomic_directory, atomic_path, write_text
@@ -26,5 +28,9 @@ def test_failed_directory_build_leaves_nothing(tmp_path):
 
 
 def test_results_get_ordinary_permissions(tmp_path):
-    write_text(tmp_path / "a.tsv", "x\n")
-    assert (tmp_path / "a.tsv").stat().st_mode & 0o644 == 0o644
+    previous = os.umask(0o022)
+    try:
+        write_text(tmp_path / "a.tsv", "x\n")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "a.tsv").stat().st_mode & 0o777 == 0o644

@@ -77,3 +77,9 @@ def test_read_split_checks_requested_languages(tmp_path):
     assert read_split(path, ["en"])[0]["text"] == "x"
     with pytest.raises(QuantFairnessError, match="language 'he'"):
         read_split(path, ["en", "he"])
+
+
+def test_malformed_jsonl_names_file_and_line(tmp_path):
+    (tmp_path / "en.jsonl").write_text('{"id": "a", "text": "fine"}\n{"text": "no id"}\n')
+    with pytest.raises(QuantFairnessError, match=r"en.jsonl:2: expected a JSON object with 'id' and 'text'"):
+        load_plain(tmp_path, ["en"])

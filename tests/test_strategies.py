@@ -6,7 +6,8 @@ import torch
 
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.layers import weight_map
-from quant_fairness.strategies import UNQUANTIZED_BITS, apply_strategy, parse_strategy
+from quant_fairness.quantize import UNQUANTIZED_BITS, apply_strategy
+from quant_fairness.strategies import parse_strategy
 
 RTN = {"quantizer": "rtn", "bits": 4, "granularity": "group", "group_size": 16, "symmetric": False}
 

@@ -180,6 +180,19 @@ def load_bible(db_path, hebrew_paths, languages):
     return texts
 
 
+def _jsonl_segments(path):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            segment_id, text = str(row["id"]), row["text"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise QuantFairnessError(f"{path}:{number}: expected a JSON object with 'id' and 'text'") from None
+        if text.strip():
+            yield segment_id, normalise(text)
+
+
 def load_plain(folder, languages):
     """{lang: {id: text}} from `<lang>.jsonl` or `<lang>.txt` files in `folder`."""
     folder = Path(folder)
@@ -191,8 +204,7 @@ def load_plain(folder, languages):
     for lang in languages:
         jsonl = folder / f"{lang}.jsonl"
         if jsonl.exists():
-            rows = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines() if line.strip()]
-            texts[lang] = {str(row["id"]): normalise(row["text"]) for row in rows if row["text"].strip()}
+            texts[lang] = dict(_jsonl_segments(jsonl))
         else:
             lines = (folder / f"{lang}.txt").read_text(encoding="utf-8").splitlines()
             texts[lang] = {f"{i:06d}": normalise(line) for i, line in enumerate(lines, 1) if line.strip()}
@@ -224,7 +236,8 @@ def assign_splits(ids, sizes, seed):
     for segment_id in ids:
         groups.setdefault(group_of(segment_id), []).append(segment_id)
     rng = np.random.default_rng(seed)
-    order = [sorted(groups)[i] for i in rng.permutation(len(groups))]
+    names = sorted(groups)
+    order = [names[i] for i in rng.permutation(len(names))]
     pools = {split: [] for split in SPLITS}
     for group in order:
         split = min(SPLITS, key=lambda s: (len(pools[s]) / sizes[s], SPLITS.index(s)))

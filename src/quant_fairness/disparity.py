@@ -76,27 +76,27 @@ def strategy_metrics(baseline, quantized, tokens, n_bytes, groups, reference, no
         for name in ("degradation_pct", "delta_bpb"):
             means[(group, name)] = np.mean([per_lang[lang][name] for lang in langs], axis=0)
             out[(group, "mean_" + name)] = means[(group, name)]
-    high, low = groups["high"], groups["low"]
-    if high and low:
-        out[("disparity", "seed_disparity")] = ratio(
-            means[("low", "degradation_pct")],
-            means[("high", "degradation_pct")],
-            noise_floor,
-            effect=means[("high", "delta_bpb")],
-        )
-        out[("disparity", "robust_disparity")] = ratio(
-            means[("low", "delta_bpb")], means[("high", "delta_bpb")], noise_floor
-        )
+    out[("disparity", "seed_disparity")] = ratio(
+        means[("low", "degradation_pct")],
+        means[("high", "degradation_pct")],
+        noise_floor,
+        effect=means[("high", "delta_bpb")],
+    )
+    out[("disparity", "robust_disparity")] = ratio(
+        means[("low", "delta_bpb")], means[("high", "delta_bpb")], noise_floor
+    )
     return out
 
 
-def _denominator_of(scope, metric, values, reference, noise_floor):
-    """Reason text for an undefined point estimate."""
+def _why_undefined(metric, values, reference, noise_floor):
+    """Reason text for an undefined point estimate, naming the denominator."""
     if metric.endswith("_vs_" + reference):
         kind = "delta_bpb" if metric.startswith("delta_bpb") else "degradation_pct"
-        return why_undefined(values[(reference, kind)][0], noise_floor, values[(reference, "delta_bpb")][0])
+        label = f"{'ΔBPB' if kind == 'delta_bpb' else 'D%'}({reference})"
+        return why_undefined(label, values[(reference, kind)][0], noise_floor, values[(reference, "delta_bpb")][0])
     kind = "delta_bpb" if metric == "robust_disparity" else "degradation_pct"
-    return why_undefined(values[("high", "mean_" + kind)][0], noise_floor, values[("high", "mean_delta_bpb")][0])
+    label = f"mean {'ΔBPB' if kind == 'delta_bpb' else 'D%'} of the high group"
+    return why_undefined(label, values[("high", "mean_" + kind)][0], noise_floor, values[("high", "mean_delta_bpb")][0])
 
 
 def disparity_rows(model, baseline_rows, strategy_rows, groups, reference, noise_floor, resamples, seed, level=0.95):
@@ -118,14 +118,14 @@ def disparity_rows(model, baseline_rows, strategy_rows, groups, reference, noise
             point, replicates = series[0], series[1:]
             row = {"model": model, "strategy": strategy, "scope": scope, "metric": metric, "note": ""}
             if np.isnan(point):
-                row["note"] = "undefined: " + _denominator_of(scope, metric, values, reference, noise_floor)
-            else:
-                row["value"] = float(point)
+                # An undefined estimate gets no interval either, whatever the resamples say.
+                row["note"] = "undefined: " + _why_undefined(metric, values, reference, noise_floor)
+                rows.append(row)
+                continue
+            row["value"] = float(point)
             undefined = int(np.isnan(replicates).sum())
             if undefined:
-                row["note"] = (row["note"] + "; " if row["note"] else "") + (
-                    f"CI undefined: ratio undefined in {undefined} of {resamples} resamples"
-                )
+                row["note"] = f"CI undefined: the ratio is undefined in {undefined} of {resamples} resamples"
             else:
                 low, high = np.percentile(replicates, [tail, 100 - tail])
                 row["ci_low"], row["ci_high"] = float(low), float(high)

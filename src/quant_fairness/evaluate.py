@@ -14,6 +14,8 @@ matters for 256k-token vocabularies.
 import torch
 
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.models import load_model
+from quant_fairness.quantize import apply_strategy
 
 HEAD_ROWS = 2048
 
@@ -96,9 +98,6 @@ def score_split(model_dir, rows, strategy=None, dtype="float32", batch_tokens=10
 
     Returns (score rows {lang, id, tokens, bytes, nll}, storage accounting or None).
     """
-    from quant_fairness.models import load_model
-    from quant_fairness.strategies import apply_strategy
-
     model, tokenizer = load_model(model_dir, dtype)
     storage = apply_strategy(model, strategy) if strategy is not None else None
     token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])

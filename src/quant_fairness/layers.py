@@ -18,13 +18,11 @@ from torch import nn
 
 from quant_fairness.errors import QuantFairnessError
 
-COMPONENTS = ("embedding", "position_embedding", "attention", "mlp", "norm", "lm_head", "other")
-
 
 @dataclass(frozen=True)
 class WeightInfo:
     name: str  # parameter name as in model.named_parameters()
-    component: str  # one of COMPONENTS
+    component: str  # one of quant_fairness.strategies.COMPONENTS
     layer: int | None  # decoder block index, None outside the blocks
     module: nn.Module  # the module that owns the parameter
     numel: int

@@ -38,9 +38,9 @@ def ratio(numerator, denominator, floor=0.0, effect=None):
     return np.where(defined, numerator / safe, np.nan)
 
 
-def why_undefined(denominator, floor=0.0, effect=None):
-    """The reason a point-estimate ratio is undefined, for the report."""
+def why_undefined(label, denominator, floor=0.0, effect=None):
+    """The reason a point-estimate ratio is undefined, naming its denominator (`label`)."""
     effect = denominator if effect is None else effect
     if denominator <= 0:
-        return f"denominator {denominator:.3g} <= 0"
-    return f"denominator effect {effect:.3g} bits/byte below noise floor {floor:g}"
+        return f"{label} = {denominator:.3g} <= 0"
+    return f"{label}: ΔBPB {effect:.3g} below the noise floor {floor:g} bits/byte"

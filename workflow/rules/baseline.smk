@@ -2,6 +2,7 @@ rule baseline:
     input:
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
+        library=library("evaluate", "models"),
     output:
         scores="results/scores/{model}/baseline.tsv",
     params:
@@ -11,7 +12,7 @@ rule baseline:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/baseline/{model}.log",
-    threads: workflow.cores
+    threads: MODEL_THREADS
     resources:
         mem_mb=8000,
     script:

@@ -1,7 +1,7 @@
-SPLITS = ["calibration", "selection", "test"]
-
-
 rule corpus:
+    input:
+        texts=plain_corpus_files,
+        library=library("corpus", "wheels"),
     output:
         splits=expand("resources/corpus/{split}.jsonl", split=SPLITS),
         stats=report("results/corpus/stats.tsv", caption="../report/corpus_stats.rst", category="Corpus"),

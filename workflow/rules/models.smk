@@ -1,4 +1,6 @@
 rule model:
+    input:
+        library=library("models", "wheels"),
     output:
         directory("resources/models/{model}"),
     params:
@@ -8,7 +10,7 @@ rule model:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/model/{model}.log",
-    threads: workflow.cores
+    threads: MODEL_THREADS
     resources:
         mem_mb=12000,
     script:

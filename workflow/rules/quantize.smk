@@ -6,6 +6,7 @@ rule quantize_evaluate:
     input:
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
+        library=library("evaluate", "models", "quantize", "quantizers", "layers", "strategies"),
     output:
         scores="results/scores/{model}/{strategy}.tsv",
         storage="results/storage/{model}/{strategy}.json",
@@ -17,7 +18,7 @@ rule quantize_evaluate:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/quantize/{model}/{strategy}.log",
-    threads: workflow.cores
+    threads: MODEL_THREADS
     resources:
         mem_mb=8000,
     script:

@@ -1,6 +1,7 @@
 rule figure_delta_bpb:
     input:
-        expand("results/disparity/{model}.tsv", model=MODELS),
+        tables=expand("results/disparity/{model}.tsv", model=MODELS),
+        library=library("figures"),
     output:
         report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
     params:
@@ -21,6 +22,7 @@ rule report:
         stats="results/corpus/stats.tsv",
         models=expand("resources/models/{model}", model=MODELS),
         figure="results/figures/delta_bpb.png",
+        library=library("report"),
     output:
         report("results/report/report.html", caption="../report/report.rst", category="Report"),
     params:

@@ -1,0 +1,75 @@
+"""The report shows measured numbers, names the reference language as such, and shows an
+undefined ratio as undefined with its reason, never as a number."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from quant_fairness.disparity import COLUMNS, disparity_rows
+from quant_fairness.models import PROVENANCE
+from quant_fairness.report import render_report, report_context
+from quant_fairness.tables import write_tsv
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _scores(shift, rng):
+    rows = []
+    for lang, extra in shift.items():
+        for i in range(30):
+            base = float(rng.uniform(20, 40))
+            rows.append({"lang": lang, "id": f"{i:03d}", "tokens": 10, "bytes": 25, "nll": base, "q": base + extra})
+    return [{**r, "nll": r["nll"]} for r in rows], [{**r, "nll": r["q"]} for r in rows]
+
+
+def test_report_marks_reference_and_undefined_ratios(tmp_path):
+    rng = np.random.default_rng(0)
+    baseline, lossy = _scores({"en": 1.0, "he": 4.0}, rng)
+    _, lossless_en = _scores({"en": 0.0, "he": 4.0}, np.random.default_rng(0))
+    rows = disparity_rows(
+        "tiny",
+        baseline,
+        {"lossy": lossy, "en_lossless": lossless_en},
+        {"high": ["en"], "low": ["he"]},
+        "en",
+        0.001,
+        100,
+        0,
+    )
+    write_tsv(tmp_path / "tiny.tsv", rows, COLUMNS)
+    for strategy in ("lossy", "en_lossless"):
+        (tmp_path / f"{strategy}.json").write_text(
+            json.dumps({"model": "tiny", "strategy": strategy, "bits_per_weight": 4.5})
+        )
+    (tmp_path / "stats.tsv").write_text("split\tlang\tsegments\tchars\tbytes\ntest\ten\t30\t750\t750\n")
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / PROVENANCE).write_text(
+        json.dumps({"architecture": "Tiny", "parameters": 10, "source": "local", "weights_sha256": "ab" * 32})
+    )
+    config = {
+        "languages": ["en", "he"],
+        "reference_language": "en",
+        "groups": {"high": ["en"], "low": ["he"]},
+        "stats": {"bootstrap_resamples": 100, "noise_floor_bpb": 0.001},
+        "corpus": {"source": "plain"},
+    }
+    context = report_context(
+        [tmp_path / "tiny.tsv"],
+        [tmp_path / "lossy.json", tmp_path / "en_lossless.json"],
+        tmp_path / "stats.tsv",
+        [model_dir],
+        config,
+        root=ROOT,
+    )
+    (tmp_path / "delta_bpb.png").write_bytes((ROOT / "tests/data/one_pixel.png").read_bytes())
+    render_report(ROOT / "report/report.md.j2", context, tmp_path, tmp_path / "report.html")
+    html = " ".join((tmp_path / "report.html").read_text().split())  # pandoc wraps long lines
+    disparity = {r["strategy"]: r for r in context["models"][0]["disparity"]}
+    assert disparity["en_lossless"]["robust"] == "undefined"
+    assert "undefined: mean ΔBPB of the high group = 0 &lt;= 0" in html
+    assert "undefined: ΔBPB(en) = 0 &lt;= 0" in html
+    assert disparity["lossy"]["robust"].startswith("4 [")  # he loses 4 nats per segment, en 1
+    assert ">reference</td>" in html
+    assert "data:image/png;base64," in html
