@@ -6,8 +6,9 @@ Run after the workflow has prepared the models and the corpus (run on demand, no
     python benchmarks/evaluator_throughput.py                       # default models, whole test split
     python benchmarks/evaluator_throughput.py --models smollm2-135m --per-language 16
 
-Prints, per model: tokens scored, tokens/s of both, the speedup, and the largest
-per-segment NLL difference between the two (nats).
+Prints, per model: tokens scored, tokens/s of both, the speedup, the largest per-segment
+NLL difference between the two (nats), and the matmul ceiling: tokens/s if every linear
+layer (LM head included) ran as one plain 1024-row matmul and nothing else took time.
 """
 
 import argparse
@@ -32,6 +33,21 @@ def one_segment_at_a_time(model, token_ids):
     return totals
 
 
+@torch.no_grad()
+def matmul_ceiling(model, rows=1024, repeats=3):
+    """Tokens/s bound: seconds per token of the model's linear layers as plain matmuls."""
+    seconds = 0.0
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            x = torch.randn(rows, module.in_features)
+            torch.mm(x, module.weight.t())
+            started = time.perf_counter()
+            for _ in range(repeats):
+                torch.mm(x, module.weight.t())
+            seconds += (time.perf_counter() - started) / repeats
+    return rows / seconds
+
+
 def measure(model_dir, texts, batch_tokens):
     model, tokenizer = load_model(model_dir)
     token_ids = tokenize_segments(tokenizer, texts)
@@ -44,7 +60,7 @@ def measure(model_dir, texts, batch_tokens):
     single = one_segment_at_a_time(model, token_ids)
     single_s = time.perf_counter() - started
     worst = max(abs(a - b) for a, b in zip(batched, single, strict=True))
-    return tokens, tokens / batched_s, tokens / single_s, worst
+    return tokens, tokens / batched_s, tokens / single_s, worst, matmul_ceiling(model)
 
 
 def main():
@@ -68,11 +84,16 @@ def main():
     texts = [r["text"] for r in rows]
     models = args.models.split(",") if args.models else config["models"]
     print(f"{len(texts)} segments, {args.threads} threads, batch_tokens={config['evaluation']['batch_tokens']}")
-    print("| model | tokens | batched tok/s | one-at-a-time tok/s | speedup | max NLL diff (nats) |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| model | tokens | batched tok/s | one-at-a-time tok/s | speedup | max NLL diff | matmul ceiling tok/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name in models:
-        tokens, fast, slow, worst = measure(f"resources/models/{name}", texts, config["evaluation"]["batch_tokens"])
-        print(f"| {name} | {tokens} | {fast:.0f} | {slow:.0f} | {fast / slow:.2f}x | {worst:.2e} |", flush=True)
+        tokens, fast, slow, worst, ceiling = measure(
+            f"resources/models/{name}", texts, config["evaluation"]["batch_tokens"]
+        )
+        print(
+            f"| {name} | {tokens} | {fast:.0f} | {slow:.0f} | {fast / slow:.2f}x | {worst:.2e} | {ceiling:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
