@@ -175,3 +175,59 @@ def test_snakemake_report_has_the_captions(run):
     assert result.returncode == 0, result.stderr[-3000:]
     html = (run / "snakemake-report.html").read_text()
     assert "Bits per byte lost to each quantization strategy" in html
+
+
+@pytest.mark.slow
+def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model_dir):
+    """The other two sources, through the real workflow: a folder of text files and a local
+    model folder (a tiny random Llama, so this runs in seconds)."""
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "en.txt").write_text("".join(f"Verse number {i} of the plain corpus.\n" for i in range(12)))
+    (texts / "sw.jsonl").write_text(
+        "".join(json.dumps({"id": f"{i:06d}", "text": f"Aya namba {i} ya maandishi."}) + "\n" for i in range(1, 13))
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(ROOT / "config.yaml", work / "config.yaml")
+    overlay = {
+        "models": ["tiny"],
+        "model_sources": {"tiny": {"local": str(tiny_model_dir)}},
+        "languages": ["en", "sw"],
+        "groups": {"high": ["en"], "low": ["sw"]},
+        "strategies": ["rtn_int8_channel", "seed_absmax_int4"],
+        "corpus": {
+            "source": "plain",
+            "path": str(texts),
+            "splits": {"calibration": 2, "selection": 2, "test": 4},
+            "seed": 0,
+        },
+        "stats": {"bootstrap_resamples": 50, "ci_level": 0.95, "seed": 0, "noise_floor_bpb": 0.001},
+    }
+    (work / "plain.yaml").write_text(json.dumps(overlay))
+
+    def run(*args):
+        command = [
+            SNAKEMAKE,
+            "--snakefile",
+            str(ROOT / "Snakefile"),
+            "--directory",
+            str(work),
+            "--configfile",
+            str(work / "plain.yaml"),
+            "--cores",
+            "2",
+            *args,
+        ]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    result = run()
+    assert result.returncode == 0, result.stderr[-3000:]
+    scores = read_tsv(work / "results/scores/tiny/seed_absmax_int4.tsv")
+    assert {(r["lang"], len(r["id"])) for r in scores} == {("en", 6), ("sw", 6)}
+    assert len(scores) == 8
+    assert (work / "results/report/report.html").stat().st_size > 0
+    assert "Nothing to be done" in run("-n").stdout
+    (texts / "en.txt").write_text((texts / "en.txt").read_text().replace("Verse", "Line"))
+    job_stats = run("-n").stdout.split("Job stats:")[-1].splitlines()
+    assert any(line.split()[:2] == ["corpus", "1"] for line in job_stats if line.strip())
