@@ -48,3 +48,14 @@ def test_a_model_that_is_not_a_causal_lm_is_refused(tmp_path):
     )
     with pytest.raises(QuantFairnessError, match="ViTConfig, not a causal language model"):
         load_model(tmp_path)
+
+
+def test_a_segment_longer_than_the_context_is_refused(tiny_model_dir):
+    config = json.loads((tiny_model_dir / "config.json").read_text())
+    config["max_position_embeddings"] = 8
+    (tiny_model_dir / "config.json").write_text(json.dumps(config))
+    rows = [{"id": "7", "lang": "en", "text": "In the beginning God created the heaven and the earth."}]
+    with pytest.raises(
+        QuantFairnessError, match=r"segment en/7 has \d+ tokens with BOS, more than the model's context of 8"
+    ):
+        score_split(tiny_model_dir, rows)

@@ -65,15 +65,14 @@ def _token_nll(model, hidden, targets):
 
 
 @torch.no_grad()
-def score_segments(model, token_ids, batch_tokens=8192, progress=None):
-    """Summed NLL (nats, float64) per segment, in input order. `progress(n_done)` is optional."""
+def score_segments(model, token_ids, batch_tokens=1024):
+    """Summed NLL (nats, float64) per segment, in input order."""
     lengths = [len(ids) for ids in token_ids]
     if min(lengths, default=2) < 2:
         raise QuantFairnessError("every segment needs at least one token after BOS (empty text?)")
     device = next(model.parameters()).device
     base = model.base_model
     totals = torch.zeros(len(token_ids), dtype=torch.float64)
-    done = 0
     for batch in length_sorted_batches(lengths, batch_tokens):
         width = lengths[batch[0]]
         input_ids = torch.zeros((len(batch), width), dtype=torch.long)
@@ -87,21 +86,38 @@ def score_segments(model, token_ids, batch_tokens=8192, progress=None):
         nll = _token_nll(model, hidden[:, :-1][predicts], input_ids[:, 1:][predicts])
         owner = torch.tensor(batch)[:, None].expand(-1, width - 1)[predicts.cpu()]
         totals.index_add_(0, owner, nll.double().cpu())
-        done += len(batch)
-        if progress:
-            progress(done)
     return totals.tolist()
 
 
-def score_split(model_dir, rows, strategy=None, dtype="float32", batch_tokens=1024, progress=None):
+def context_length(model):
+    config = model.config.get_text_config()
+    for key in ("max_position_embeddings", "n_positions", "seq_length"):
+        if getattr(config, key, None):
+            return int(getattr(config, key))
+    return None
+
+
+def check_context(model, rows, token_ids):
+    """Segments are scored whole, never windowed: one longer than the context is refused."""
+    limit = context_length(model)
+    for row, ids in zip(rows, token_ids, strict=True):
+        if limit is not None and len(ids) > limit:
+            raise QuantFairnessError(
+                f"segment {row['lang']}/{row['id']} has {len(ids)} tokens with BOS, more than the model's "
+                f"context of {limit}; split it into shorter segments"
+            )
+
+
+def score_split(model_dir, rows, strategy=None, dtype="float32", batch_tokens=1024):
     """Score split rows ({id, lang, text}) with the model, quantized by `strategy` if given.
 
     Returns (score rows {lang, id, tokens, bytes, nll}, storage accounting or None).
     """
     model, tokenizer = load_model(model_dir, dtype)
-    storage = apply_strategy(model, strategy) if strategy is not None else None
     token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
-    nll = score_segments(model, token_ids, batch_tokens, progress)
+    check_context(model, rows, token_ids)
+    storage = apply_strategy(model, strategy) if strategy is not None else None
+    nll = score_segments(model, token_ids, batch_tokens)
     scores = [
         {
             "lang": row["lang"],
