@@ -19,19 +19,10 @@ LANGS = ["ar", "en", "he"]
 STRATEGIES = ["rtn_int4_g128", "seed_absmax_int4"]
 
 
-def snakemake(work, *args):
-    command = [
-        SNAKEMAKE,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(work),
-        "--configfile",
-        str(ROOT / "tests/tiny_config.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+def snakemake(work, *args, configfile=ROOT / "tests/tiny_config.yaml"):
+    """Run the real workflow in `work` with `configfile` merged over work/config.yaml."""
+    command = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work)]
+    command += ["--configfile", str(configfile), "--cores", "2", *args]
     return subprocess.run(command, capture_output=True, text=True)
 
 
@@ -206,28 +197,13 @@ def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model
     }
     (work / "plain.yaml").write_text(json.dumps(overlay))
 
-    def run(*args):
-        command = [
-            SNAKEMAKE,
-            "--snakefile",
-            str(ROOT / "Snakefile"),
-            "--directory",
-            str(work),
-            "--configfile",
-            str(work / "plain.yaml"),
-            "--cores",
-            "2",
-            *args,
-        ]
-        return subprocess.run(command, capture_output=True, text=True)
-
-    result = run()
+    result = snakemake(work, configfile=work / "plain.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     scores = read_tsv(work / "results/scores/tiny/seed_absmax_int4.tsv")
     assert {(r["lang"], len(r["id"])) for r in scores} == {("en", 6), ("sw", 6)}
     assert len(scores) == 8
     assert (work / "results/report/report.html").stat().st_size > 0
-    assert "Nothing to be done" in run("-n").stdout
+    assert "Nothing to be done" in snakemake(work, "-n", configfile=work / "plain.yaml").stdout
     (texts / "en.txt").write_text((texts / "en.txt").read_text().replace("Verse", "Line"))
-    job_stats = run("-n").stdout.split("Job stats:")[-1].splitlines()
+    job_stats = snakemake(work, "-n", configfile=work / "plain.yaml").stdout.split("Job stats:")[-1].splitlines()
     assert any(line.split()[:2] == ["corpus", "1"] for line in job_stats if line.strip())
