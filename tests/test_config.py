@@ -63,7 +63,7 @@ def test_plain_corpus_and_local_model_are_checked_before_any_job(tmp_path):
             groups={"high": ["en"], "low": ["sw"]},
         )
     )
-    with pytest.raises(QuantFairnessError, match="language 'sw' has no sw.txt or sw.jsonl"):
+    with pytest.raises(QuantFairnessError, match="language 'sw' has no sw.jsonl or sw.txt"):
         check_config(config, SCHEMA)
     (tmp_path / "sw.txt").write_text("habari\n")
     check_config(config, SCHEMA)

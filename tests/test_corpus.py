@@ -65,7 +65,7 @@ def test_plain_sources_align_by_id(tmp_path):
 def test_unknown_language_and_empty_language_are_one_line_errors(tmp_path):
     (tmp_path / "en.txt").write_text("hello\n")
     (tmp_path / "he.txt").write_text("\n  \n")
-    with pytest.raises(QuantFairnessError, match="language 'xx' is not in corpus source"):
+    with pytest.raises(QuantFairnessError, match="language 'xx' has no xx.jsonl or xx.txt"):
         load_plain(tmp_path, ["en", "xx"])
     with pytest.raises(QuantFairnessError, match="language 'he' has no text"):
         common_ids(load_plain(tmp_path, ["en", "he"]))

@@ -7,7 +7,8 @@ import transformers as T
 
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.evaluate import score_split
-from quant_fairness.models import PROVENANCE, load_model, prepare_model
+from quant_fairness.models import load_model, prepare_model
+from quant_fairness.provenance import PROVENANCE
 from quant_fairness.strategies import parse_strategy
 from quant_fairness.wheels import sha256_file
 
@@ -59,3 +60,12 @@ def test_a_segment_longer_than_the_context_is_refused(tiny_model_dir):
         QuantFairnessError, match=r"segment en/7 has \d+ tokens with BOS, more than the model's context of 8"
     ):
         score_split(tiny_model_dir, rows)
+
+
+def test_bfloat16_scoring_stays_close_to_float32(tiny_model_dir):
+    rows = [{"id": "1", "lang": "en", "text": "In the beginning God created the heaven and the earth."}]
+    full, _ = score_split(tiny_model_dir, rows, dtype="float32")
+    half, _ = score_split(tiny_model_dir, rows, dtype="bfloat16")
+    assert half[0]["tokens"] == full[0]["tokens"]
+    assert half[0]["nll"] != full[0]["nll"]
+    assert abs(half[0]["nll"] - full[0]["nll"]) < 0.02 * full[0]["nll"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from quant_fairness.disparity import COLUMNS, disparity_rows
-from quant_fairness.models import PROVENANCE
+from quant_fairness.provenance import PROVENANCE
 from quant_fairness.report import render_report, report_context
 from quant_fairness.tables import write_tsv
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from quant_fairness.corpus import BIBLE_LANGUAGES
+from quant_fairness.corpus import BIBLE_LANGUAGES, plain_files
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.strategies import parse_strategy
 
@@ -26,14 +26,7 @@ def _schema_error(error):
 def _check_plain_corpus(corpus, languages):
     if "path" not in corpus:
         raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
-    folder = Path(corpus["path"])
-    if not folder.is_dir():
-        raise QuantFairnessError(f"corpus.path {str(folder)!r} is not a folder")
-    for lang in languages:
-        if not any((folder / f"{lang}{suffix}").is_file() for suffix in (".txt", ".jsonl")):
-            raise QuantFairnessError(
-                f"language {lang!r} has no {lang}.txt or {lang}.jsonl in corpus.path {str(folder)!r}"
-            )
+    plain_files(corpus["path"], languages)
 
 
 def check_config(config, schema_path):

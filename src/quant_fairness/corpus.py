@@ -193,20 +193,31 @@ def _jsonl_segments(path):
             yield segment_id, normalise(text)
 
 
-def load_plain(folder, languages):
-    """{lang: {id: text}} from `<lang>.jsonl` or `<lang>.txt` files in `folder`."""
+def plain_files(folder, languages):
+    """{lang: path} of a plain corpus, `<lang>.jsonl` before `<lang>.txt`; one clear error if missing."""
     folder = Path(folder)
     if not folder.is_dir():
         raise QuantFairnessError(f"plain corpus folder {str(folder)!r} does not exist")
-    available = {p.stem for p in folder.iterdir() if p.suffix in (".txt", ".jsonl")}
-    check_languages(languages, available, f"plain:{folder}")
-    texts = {}
+    files = {}
     for lang in languages:
-        jsonl = folder / f"{lang}.jsonl"
-        if jsonl.exists():
-            texts[lang] = dict(_jsonl_segments(jsonl))
+        candidates = [folder / f"{lang}{suffix}" for suffix in (".jsonl", ".txt")]
+        found = [path for path in candidates if path.is_file()]
+        if not found:
+            raise QuantFairnessError(
+                f"language {lang!r} has no {lang}.jsonl or {lang}.txt in plain corpus folder {str(folder)!r}"
+            )
+        files[lang] = found[0]
+    return files
+
+
+def load_plain(folder, languages):
+    """{lang: {id: text}} from `<lang>.jsonl` or `<lang>.txt` files in `folder`."""
+    texts = {}
+    for lang, path in plain_files(folder, languages).items():
+        if path.suffix == ".jsonl":
+            texts[lang] = dict(_jsonl_segments(path))
         else:
-            lines = (folder / f"{lang}.txt").read_text(encoding="utf-8").splitlines()
+            lines = path.read_text(encoding="utf-8").splitlines()
             texts[lang] = {f"{i:06d}": normalise(line) for i, line in enumerate(lines, 1) if line.strip()}
     return texts
 

@@ -15,7 +15,7 @@ ci_low, ci_high, note. An undefined value is NA with its reason in `note`.
 import numpy as np
 
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.metrics import bpb, degradation_pct, ppl, ratio, why_undefined
+from quant_fairness.metrics import bpb, degradation_pct, delta_bpb, ppl, ratio, relative_delta_bpb, why_undefined
 
 COLUMNS = ("model", "strategy", "scope", "metric", "value", "ci_low", "ci_high", "note")
 
@@ -51,8 +51,8 @@ def _language_metrics(base, quant, tokens, n_bytes, index):
         "bpb_baseline": bpb_b,
         "bpb_quantized": bpb_q,
         "degradation_pct": degradation_pct(ppl_q, ppl_b),
-        "delta_bpb": bpb_q - bpb_b,
-        "relative_delta_bpb": (bpb_q - bpb_b) / bpb_b,
+        "delta_bpb": delta_bpb(bpb_q, bpb_b),
+        "relative_delta_bpb": relative_delta_bpb(bpb_q, bpb_b),
     }
 
 

@@ -57,8 +57,9 @@ def plot_delta_bpb(rows_by_model, languages, path):
         ax.set_xticks(range(len(languages)), languages)
         ax.set_ylabel("ΔBPB (bits/byte)")
         ax.set_title(model)
-        ax.legend(fontsize=8, frameon=False)
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=150, metadata={"Software": None})
     plt.close(fig)

@@ -6,6 +6,8 @@ bytes); each function works on numbers and on numpy arrays of bootstrap replicat
     ppl(nll, tokens)                  exp(ΣNLL / ΣT)                     token perplexity (seed-compatible)
     bpb(nll, n_bytes)                 ΣNLL / (ΣB · ln 2)                 bits per byte, tokenizer-independent
     degradation_pct(ppl_q, ppl_b)     (PPL_q − PPL_b) / PPL_b · 100       the seed's D%
+    delta_bpb(bpb_q, bpb_b)           BPB_q − BPB_b                      bits per byte lost
+    relative_delta_bpb(bpb_q, bpb_b)  (BPB_q − BPB_b) / BPB_b
     ratio(num, den, floor, effect)    num / den; NaN (undefined) when den ≤ 0 or when the
                                       denominator's effect in ΔBPB is below the noise floor
 """
@@ -23,6 +25,14 @@ def bpb(nll, n_bytes):
 
 def degradation_pct(ppl_quantized, ppl_baseline):
     return (ppl_quantized - ppl_baseline) / ppl_baseline * 100
+
+
+def delta_bpb(bpb_quantized, bpb_baseline):
+    return bpb_quantized - bpb_baseline
+
+
+def relative_delta_bpb(bpb_quantized, bpb_baseline):
+    return (bpb_quantized - bpb_baseline) / bpb_baseline
 
 
 def ratio(numerator, denominator, floor=0.0, effect=None):

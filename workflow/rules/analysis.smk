@@ -2,7 +2,7 @@ rule disparity:
     input:
         baseline="results/scores/{model}/baseline.tsv",
         strategies=expand("results/scores/{{model}}/{strategy}.tsv", strategy=STRATEGIES),
-        library=library("disparity", "metrics"),
+        library=library("disparity.py"),
     output:
         report("results/disparity/{model}.tsv", caption="../report/disparity.rst", category="Disparity"),
     params:

@@ -2,7 +2,7 @@ rule baseline:
     input:
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
-        library=library("evaluate", "models"),
+        library=library("score.py"),
     output:
         scores="results/scores/{model}/baseline.tsv",
     params:

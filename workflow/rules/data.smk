@@ -1,7 +1,7 @@
 rule corpus:
     input:
         texts=plain_corpus_files,
-        library=library("corpus", "wheels"),
+        library=library("build_corpus.py"),
     output:
         splits=expand("resources/corpus/{split}.jsonl", split=SPLITS),
         stats=report("results/corpus/stats.tsv", caption="../report/corpus_stats.rst", category="Corpus"),

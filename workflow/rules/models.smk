@@ -1,6 +1,7 @@
 rule model:
     input:
-        library=library("models", "wheels"),
+        local_files=local_model_files,
+        library=library("prepare_model.py"),
     output:
         directory("resources/models/{model}"),
     params:

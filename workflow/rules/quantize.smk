@@ -6,7 +6,7 @@ rule quantize_evaluate:
     input:
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
-        library=library("evaluate", "models", "quantize", "quantizers", "layers", "strategies"),
+        library=library("score.py"),
     output:
         scores="results/scores/{model}/{strategy}.tsv",
         storage="results/storage/{model}/{strategy}.json",

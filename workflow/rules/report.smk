@@ -1,7 +1,7 @@
 rule figure_delta_bpb:
     input:
         tables=expand("results/disparity/{model}.tsv", model=MODELS),
-        library=library("figures"),
+        library=library("plot_delta_bpb.py"),
     output:
         report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
     params:
@@ -22,7 +22,7 @@ rule report:
         stats="results/corpus/stats.tsv",
         models=expand("resources/models/{model}", model=MODELS),
         figure="results/figures/delta_bpb.png",
-        library=library("report"),
+        library=library("render_report.py"),
     output:
         report("results/report/report.html", caption="../report/report.rst", category="Report"),
     params:
