@@ -28,6 +28,7 @@ wildcard_constraints:
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/quantize.smk"
 include: "workflow/rules/analysis.smk"

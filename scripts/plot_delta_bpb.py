@@ -9,4 +9,4 @@ rows_by_model = {}
 for path in snakemake.input.tables:
     rows = read_tsv(path)
     rows_by_model[rows[0]["model"]] = rows
-plot_delta_bpb(rows_by_model, snakemake.params.languages, snakemake.output[0])
+plot_delta_bpb(rows_by_model, snakemake.params.languages, snakemake.params.strategies, snakemake.output[0])

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from quant_fairness.config import check_config
+from quant_fairness.config import check_config, model_strategies, planned_runs
 from quant_fairness.errors import QuantFairnessError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,10 @@ def _edit(change):
 BAD = [
     (lambda c: c["languages"].append("xx"), "language 'xx' is not in the bible corpus"),
     (lambda c: c.update(models=["llama-9000"]), "model 'llama-9000' is not defined"),
-    (lambda c: c.update(strategies=["nf9"]), "strategy 'nf9' is not defined"),
+    (lambda c: c["experiments"]["core"].update(strategies=["nf9"]), "experiments.core: strategy 'nf9' is not defined"),
+    (lambda c: c["experiments"]["core"].update(models=["llama-9000"]), "experiments.core: model 'llama-9000'"),
+    (lambda c: c["experiments"].update(x={"models": ["gpt2"]}), "config experiments.x: 'strategies' is a required"),
+    (lambda c: c["strategy_specs"].update(x={"quantizer": "rtn", "bits": 5}), "strategy 'x': bits 5 is not one of"),
     (lambda c: c["strategy_specs"].update(x={"quantizer": "magic"}), "config strategy_specs.x.quantizer"),
     (lambda c: c["groups"]["low"].append("ja"), "groups.low: language 'ja'"),
     (lambda c: c["corpus"].update(source="wikipedia"), "config corpus.source"),
@@ -71,3 +74,14 @@ def test_plain_corpus_and_local_model_are_checked_before_any_job(tmp_path):
     config["models"] = ["mine"]
     with pytest.raises(QuantFairnessError, match="model 'mine': local folder .* is missing"):
         check_config(config, SCHEMA)
+
+
+def test_experiments_plan_each_run_once_and_follow_the_model_list():
+    config = _default()
+    runs = planned_runs(config)
+    assert len(runs) == len(set(runs))
+    assert ("gemma-3-270m", "seed_keep5") not in runs and ("smollm2-135m", "seed_keep5") in runs
+    assert ("gemma-3-270m", "bnb_nf4") in runs
+    only_gemma = {**config, "models": ["gemma-3-270m"]}
+    assert {model for model, _ in planned_runs(only_gemma)} == {"gemma-3-270m"}
+    assert model_strategies(only_gemma, "gemma-3-270m")[:3] == ["seed_absmax_int4", "rtn_int4_g128", "rtn_int8_channel"]

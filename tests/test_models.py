@@ -20,11 +20,11 @@ def test_local_model_is_prepared_with_hashes_and_scores(tiny_model_dir, tmp_path
     saved = json.loads((destination / PROVENANCE).read_text())
     assert saved["files_sha256"]["model.safetensors"] == sha256_file(destination / "model.safetensors")
     rows = [{"id": "1", "lang": "en", "text": "In the beginning"}, {"id": "1", "lang": "he", "text": "בראשית ברא"}]
-    baseline, storage = score_split(destination, rows)
+    baseline, storage, _ = score_split(destination, rows)
     assert storage is None
     assert [r["bytes"] for r in baseline] == [16, 19]
     assert all(r["nll"] > 0 and r["tokens"] > 0 for r in baseline)
-    quantized, storage = score_split(destination, rows, parse_strategy("s", {"quantizer": "seed_absmax"}))
+    quantized, storage, _ = score_split(destination, rows, parse_strategy("s", {"quantizer": "seed_absmax"}))
     assert storage["bits_per_weight"] == pytest.approx(4.0, abs=0.01)
     assert [r["nll"] for r in quantized] != [r["nll"] for r in baseline]
 
@@ -64,8 +64,8 @@ def test_a_segment_longer_than_the_context_is_refused(tiny_model_dir):
 
 def test_bfloat16_scoring_stays_close_to_float32(tiny_model_dir):
     rows = [{"id": "1", "lang": "en", "text": "In the beginning God created the heaven and the earth."}]
-    full, _ = score_split(tiny_model_dir, rows, dtype="float32")
-    half, _ = score_split(tiny_model_dir, rows, dtype="bfloat16")
+    full, _, _ = score_split(tiny_model_dir, rows, dtype="float32")
+    half, _, _ = score_split(tiny_model_dir, rows, dtype="bfloat16")
     assert half[0]["tokens"] == full[0]["tokens"]
     assert half[0]["nll"] != full[0]["nll"]
     assert abs(half[0]["nll"] - full[0]["nll"]) < 0.02 * full[0]["nll"]

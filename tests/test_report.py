@@ -40,7 +40,15 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
     write_tsv(tmp_path / "tiny.tsv", rows, COLUMNS)
     for strategy in ("lossy", "en_lossless"):
         (tmp_path / f"{strategy}.json").write_text(
-            json.dumps({"model": "tiny", "strategy": strategy, "bits_per_weight": 4.5})
+            json.dumps(
+                {
+                    "model": "tiny",
+                    "strategy": strategy,
+                    "bits_per_weight": 4.5,
+                    "parameters": 10,
+                    "protected_parameters": 1,
+                }
+            )
         )
     (tmp_path / "stats.tsv").write_text("split\tlang\tsegments\tchars\tbytes\ntest\ten\t30\t750\t750\n")
     model_dir = tmp_path / "model"
@@ -49,6 +57,8 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
         json.dumps({"architecture": "Tiny", "parameters": 10, "source": "local", "weights_sha256": "ab" * 32})
     )
     config = {
+        "models": ["tiny"],
+        "experiments": {"headline": {"strategies": ["lossy", "en_lossless"]}},
         "languages": ["en", "he"],
         "reference_language": "en",
         "groups": {"high": ["en"], "low": ["he"]},
@@ -72,4 +82,5 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
     assert "undefined: ΔBPB(en) = 0 &lt;= 0" in html
     assert disparity["lossy"]["robust"].startswith("4 [")  # he loses 4 nats per segment, en 1
     assert ">reference</td>" in html
+    assert "Experiment <code>headline</code>" in html and 'right;">10</td>' in html  # 1 of 10 protected
     assert "data:image/png;base64," in html

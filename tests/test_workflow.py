@@ -3,12 +3,12 @@ GGUF), real Bible text in three languages, two quantizers, the report. Then: a r
 nothing, a forced rerun gives byte-identical tables, and a bad config stops in one line."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from quant_fairness.corpus import load_bible
 from quant_fairness.tables import read_tsv
@@ -16,7 +16,15 @@ from quant_fairness.tables import read_tsv
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 LANGS = ["ar", "en", "he"]
-STRATEGIES = ["rtn_int4_g128", "seed_absmax_int4"]
+STRATEGIES = ["rtn_int4_g128", "seed_absmax_int4", "seed_keep5", "seed_guided_low5", "gptq_int4_g32", "gguf_q4_0"]
+
+
+def make_workdir(work, overlay):
+    """A work folder whose config.yaml is the project's with the overlay's experiments, since
+    Snakemake merges --configfile mappings key by key and would keep the default experiments."""
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["experiments"] = overlay["experiments"]
+    (work / "config.yaml").write_text(yaml.safe_dump(config))
 
 
 def snakemake(work, *args, configfile=ROOT / "tests/tiny_config.yaml"):
@@ -29,7 +37,7 @@ def snakemake(work, *args, configfile=ROOT / "tests/tiny_config.yaml"):
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     work = tmp_path_factory.mktemp("workflow")
-    shutil.copy(ROOT / "config.yaml", work / "config.yaml")
+    make_workdir(work, yaml.safe_load((ROOT / "tests/tiny_config.yaml").read_text()))
     # Wheels are cached in the checkout so repeated test runs download them once.
     wheels = ROOT / "resources/wheels"
     wheels.mkdir(parents=True, exist_ok=True)
@@ -78,6 +86,20 @@ def test_scores_are_paired_across_strategies(run):
     storage = {s: json.loads((run / f"results/storage/smollm2-135m/{s}.json").read_text()) for s in STRATEGIES}
     assert storage["seed_absmax_int4"]["bits_per_weight"] == pytest.approx(4.0, abs=1e-3)
     assert 4.0 < storage["rtn_int4_g128"]["bits_per_weight"] < 16.0
+    for strategy in ("seed_keep5", "seed_guided_low5"):
+        share = storage[strategy]["protected_parameters"] / storage[strategy]["quantized_parameters"]
+        assert share == pytest.approx(0.05, rel=0.01), strategy
+        assert storage[strategy]["bits_per_weight"] > 4.0 + 0.05 * 16
+    shares = read_tsv(run / "results/salience/smollm2-135m/seed_guided_low5.tsv")
+    assert {r["lang"] for r in shares} == {"he", "ar"}
+    placement = {s: _component_storage(run, s) for s in ("seed_keep5", "seed_guided_low5")}
+    assert placement["seed_keep5"] != placement["seed_guided_low5"]  # salience is not magnitude
+
+
+def _component_storage(run, strategy):
+    """Storage bits per component of a finished strategy: where its FP16 patch went."""
+    storage = json.loads((run / f"results/storage/smollm2-135m/{strategy}.json").read_text())
+    return storage["components"]
 
 
 @pytest.mark.slow
@@ -180,13 +202,12 @@ def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model
     )
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(ROOT / "config.yaml", work / "config.yaml")
     overlay = {
         "models": ["tiny"],
         "model_sources": {"tiny": {"local": str(tiny_model_dir)}},
         "languages": ["en", "sw"],
         "groups": {"high": ["en"], "low": ["sw"]},
-        "strategies": ["rtn_int8_channel", "seed_absmax_int4"],
+        "experiments": {"core": {"strategies": ["rtn_int8_channel", "seed_absmax_int4"]}},
         "corpus": {
             "source": "plain",
             "path": str(texts),
@@ -195,6 +216,7 @@ def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model
         },
         "stats": {"bootstrap_resamples": 50, "ci_level": 0.95, "seed": 0, "noise_floor_bpb": 0.001},
     }
+    make_workdir(work, overlay)
     (work / "plain.yaml").write_text(json.dumps(overlay))
 
     result = snakemake(work, configfile=work / "plain.yaml")

@@ -31,7 +31,8 @@ def _score(args):
             raise QuantFairnessError(f"strategy {args.strategy!r} is not defined; expected one of {sorted(specs)}")
         strategy = parse_strategy(args.strategy, specs[args.strategy])
     langs = args.langs.split(",") if args.langs else None
-    scores, storage = score_split(args.model, read_split(args.split, langs), strategy, args.dtype, args.batch_tokens)
+    split = read_split(args.split, langs)
+    scores, storage, _ = score_split(args.model, split, strategy, args.dtype, args.batch_tokens)
     sums = defaultdict(lambda: [0.0, 0, 0])
     for row in scores:
         entry = sums[row["lang"]]

@@ -60,10 +60,38 @@ def check_config(config, schema_path):
         local = config["model_sources"][model].get("local")
         if local is not None and not (Path(local) / "config.json").is_file():
             raise QuantFairnessError(f"model {model!r}: local folder {local!r} is missing or has no config.json")
-    for strategy in config["strategies"]:
-        if strategy not in config["strategy_specs"]:
-            raise QuantFairnessError(
-                f"strategy {strategy!r} is not defined; expected one of {sorted(config['strategy_specs'])}"
-            )
-        parse_strategy(strategy, config["strategy_specs"][strategy])
+    for name, spec in config["strategy_specs"].items():
+        parse_strategy(name, spec)
+    for experiment, plan in config["experiments"].items():
+        for model in plan.get("models", []):
+            if model not in config["model_sources"]:
+                raise QuantFairnessError(
+                    f"experiments.{experiment}: model {model!r} is not defined; "
+                    f"expected one of {sorted(config['model_sources'])}"
+                )
+        for strategy in plan["strategies"]:
+            if strategy not in config["strategy_specs"]:
+                raise QuantFairnessError(
+                    f"experiments.{experiment}: strategy {strategy!r} is not defined; "
+                    f"expected one of {sorted(config['strategy_specs'])}"
+                )
     return config
+
+
+def planned_runs(config):
+    """(model, strategy) pairs the experiments ask for, each once, in config order.
+
+    An experiment limited to some models runs on those of them in `models`, so
+    `--config models=[...]` narrows every experiment.
+    """
+    runs = {}
+    for plan in config["experiments"].values():
+        for model in [m for m in config["models"] if m in plan.get("models", config["models"])]:
+            for strategy in plan["strategies"]:
+                runs[(model, strategy)] = None
+    return list(runs)
+
+
+def model_strategies(config, model):
+    """The strategies run on `model`, in config order."""
+    return [strategy for run_model, strategy in planned_runs(config) if run_model == model]

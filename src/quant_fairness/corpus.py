@@ -280,6 +280,11 @@ def read_split(path, languages=None):
     return rows
 
 
+def first_segments(rows, languages, count):
+    """The first `count` rows of each language, languages in the given order (calibration subsets)."""
+    return [row for lang in languages for row in [r for r in rows if r["lang"] == lang][:count]]
+
+
 def split_stats(rows, split):
     """Per-language segment, character and byte counts for one split."""
     stats = {}

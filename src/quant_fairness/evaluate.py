@@ -11,6 +11,8 @@ matters for 256k-token vocabularies.
     nll = score_segments(model, ids)        # list of float, nats per segment
 """
 
+import time
+
 import torch
 
 from quant_fairness.errors import QuantFairnessError
@@ -64,15 +66,9 @@ def _token_nll(model, hidden, targets):
     return torch.cat(pieces)
 
 
-@torch.no_grad()
-def score_segments(model, token_ids, batch_tokens=1024):
-    """Summed NLL (nats, float64) per segment, in input order."""
+def padded_batches(token_ids, batch_tokens):
+    """(indices, input_ids, attention_mask) per length-sorted batch, right-padded with zeros."""
     lengths = [len(ids) for ids in token_ids]
-    if min(lengths, default=2) < 2:
-        raise QuantFairnessError("every segment needs at least one token after BOS (empty text?)")
-    device = next(model.parameters()).device
-    base = model.base_model
-    totals = torch.zeros(len(token_ids), dtype=torch.float64)
     for batch in length_sorted_batches(lengths, batch_tokens):
         width = lengths[batch[0]]
         input_ids = torch.zeros((len(batch), width), dtype=torch.long)
@@ -80,12 +76,28 @@ def score_segments(model, token_ids, batch_tokens=1024):
         for row, index in enumerate(batch):
             input_ids[row, : lengths[index]] = torch.tensor(token_ids[index])
             attention[row, : lengths[index]] = 1
-        input_ids, attention = input_ids.to(device), attention.to(device)
-        hidden = base(input_ids=input_ids, attention_mask=attention).last_hidden_state
-        predicts = attention[:, 1:].bool()
-        nll = _token_nll(model, hidden[:, :-1][predicts], input_ids[:, 1:][predicts])
-        owner = torch.tensor(batch)[:, None].expand(-1, width - 1)[predicts.cpu()]
-        totals.index_add_(0, owner, nll.double().cpu())
+        yield batch, input_ids, attention
+
+
+def batch_nll(model, input_ids, attention):
+    """(NLL per predicted token, row of each token) for one padded batch."""
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+    predicts = attention[:, 1:].bool()
+    nll = _token_nll(model, hidden[:, :-1][predicts], input_ids[:, 1:][predicts])
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(predicts)[predicts]
+    return nll, rows
+
+
+@torch.no_grad()
+def score_segments(model, token_ids, batch_tokens=1024):
+    """Summed NLL (nats, float64) per segment, in input order."""
+    if min((len(ids) for ids in token_ids), default=2) < 2:
+        raise QuantFairnessError("every segment needs at least one token after BOS (empty text?)")
+    device = next(model.parameters()).device
+    totals = torch.zeros(len(token_ids), dtype=torch.float64)
+    for batch, input_ids, attention in padded_batches(token_ids, batch_tokens):
+        nll, rows = batch_nll(model, input_ids.to(device), attention.to(device))
+        totals.index_add_(0, torch.tensor(batch)[rows.cpu()], nll.double().cpu())
     return totals.tolist()
 
 
@@ -108,15 +120,29 @@ def check_context(model, rows, token_ids):
             )
 
 
-def score_split(model_dir, rows, strategy=None, dtype="float32", batch_tokens=1024):
+def calibration_batches(tokenizer, rows, batch_tokens):
+    """Padded batches of calibration rows, for quantizers that read activations."""
+    token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
+    return [(input_ids, attention) for _, input_ids, attention in padded_batches(token_ids, batch_tokens)]
+
+
+def score_split(
+    model_dir, rows, strategy=None, dtype="float32", batch_tokens=1024, salience_indices=None, calibration_rows=None
+):
     """Score split rows ({id, lang, text}) with the model, quantized by `strategy` if given.
 
-    Returns (score rows {lang, id, tokens, bytes, nll}, storage accounting or None).
+    Returns (score rows {lang, id, tokens, bytes, nll}, storage accounting or None,
+    seconds spent quantizing).
     """
     model, tokenizer = load_model(model_dir, dtype)
     token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
     check_context(model, rows, token_ids)
-    storage = apply_strategy(model, strategy) if strategy is not None else None
+    storage, quantize_seconds = None, 0.0
+    if strategy is not None:
+        started = time.perf_counter()
+        batches = calibration_batches(tokenizer, calibration_rows, batch_tokens) if calibration_rows else None
+        storage = apply_strategy(model, strategy, salience_indices, batches)
+        quantize_seconds = time.perf_counter() - started
     nll = score_segments(model, token_ids, batch_tokens)
     scores = [
         {
@@ -128,4 +154,4 @@ def score_split(model_dir, rows, strategy=None, dtype="float32", batch_tokens=10
         }
         for row, ids, value in zip(rows, token_ids, nll, strict=True)
     ]
-    return scores, storage
+    return scores, storage, quantize_seconds

@@ -1,6 +1,6 @@
 """Figures, drawn from result tables only (no model needed).
 
-plot_delta_bpb({"smollm2-135m": disparity_rows}, languages, "results/figures/delta_bpb.png")
+plot_delta_bpb({"smollm2-135m": disparity_rows}, languages, strategies, "results/figures/delta_bpb.png")
 """
 
 import matplotlib
@@ -29,17 +29,18 @@ def _series(rows, strategy, languages):
     return values, errors
 
 
-def plot_delta_bpb(rows_by_model, languages, path):
-    """Per-language ΔBPB (bits/byte lost) with 95% bootstrap CIs, one panel per model."""
+def plot_delta_bpb(rows_by_model, languages, strategies, path):
+    """Per-language ΔBPB (bits/byte lost) of `strategies` with 95% bootstrap CIs, one panel per model."""
     models = sorted(rows_by_model)
     fig, axes = plt.subplots(len(models), 1, figsize=(8, 3.2 * len(models)), squeeze=False)
     for ax, model in zip(axes[:, 0], models, strict=True):
         rows = rows_by_model[model]
-        strategies = sorted({r["strategy"] for r in rows})
-        width = 0.8 / len(strategies)
-        for k, strategy in enumerate(strategies):
+        present = {r["strategy"] for r in rows}
+        shown = [strategy for strategy in strategies if strategy in present]
+        width = 0.8 / len(shown)
+        for k, strategy in enumerate(shown):
             values, errors = _series(rows, strategy, languages)
-            positions = [i + (k - (len(strategies) - 1) / 2) * width for i in range(len(languages))]
+            positions = [i + (k - (len(shown) - 1) / 2) * width for i in range(len(languages))]
             ax.bar(
                 positions,
                 values,

@@ -86,12 +86,31 @@ def _model_section(rows, languages, reference, storage):
             {
                 "strategy": strategy,
                 "bits_per_weight": number(storage[strategy]["bits_per_weight"], 4),
+                "protected_pct": number(
+                    100 * storage[strategy].get("protected_parameters", 0) / storage[strategy]["parameters"], 3
+                ),
                 "seed": with_ci(seed),
                 "robust": with_ci(robust),
                 "notes": "; ".join(n for n in (seed["note"], robust["note"]) if n),
             }
         )
     return {"strategies": strategies, "baseline": baseline, "per_language": per_language, "disparity": disparity}
+
+
+def _experiments(config, models):
+    """One table per configured experiment: each run's bits per weight, protected share, disparity."""
+    by_model = {model["name"]: {row["strategy"]: row for row in model["disparity"]} for model in models}
+    tables = []
+    for name, plan in config["experiments"].items():
+        rows = [
+            {"model": model, **by_model[model][strategy]}
+            for model in config["models"]
+            if model in by_model and model in plan.get("models", config["models"])
+            for strategy in plan["strategies"]
+        ]
+        if rows:
+            tables.append({"name": name, "rows": rows})
+    return tables
 
 
 def report_context(disparity_paths, storage_paths, stats_path, model_dirs, config, root="."):
@@ -113,6 +132,7 @@ def report_context(disparity_paths, storage_paths, stats_path, model_dirs, confi
         "config": config,
         "corpus_stats": [r for r in read_tsv(stats_path) if r["split"] == "test"],
         "models": models,
+        "experiments": _experiments(config, models),
     }
 
 

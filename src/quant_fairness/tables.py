@@ -7,6 +7,7 @@ import io
 from quant_fairness.atomic import atomic_path
 
 SCORE_COLUMNS = ("model", "strategy", "lang", "id", "tokens", "bytes", "nll")
+SALIENCE_COLUMNS = ("model", "lang", "parameter", "component", "layer", "share")
 
 
 def format_value(value):

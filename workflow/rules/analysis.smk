@@ -1,7 +1,7 @@
 rule disparity:
     input:
         baseline="results/scores/{model}/baseline.tsv",
-        strategies=expand("results/scores/{{model}}/{strategy}.tsv", strategy=STRATEGIES),
+        strategies=strategy_scores,
         library=library("disparity.py"),
     output:
         report("results/disparity/{model}.tsv", caption="../report/disparity.rst", category="Disparity"),

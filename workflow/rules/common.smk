@@ -1,10 +1,12 @@
 from pathlib import Path
 
+from quant_fairness.config import model_strategies, planned_runs
 from quant_fairness.corpus import SPLITS, plain_files
 from quant_fairness.provenance import library_sources
+from quant_fairness.strategies import parse_strategy
 
 MODELS = config["models"]
-STRATEGIES = config["strategies"]
+RUNS = planned_runs(config)
 WHEEL_DIR = "resources/wheels"
 MODEL_THREADS = config["evaluation"]["threads"]
 
@@ -27,3 +29,27 @@ def local_model_files(wildcards):
     if local is None:
         return []
     return sorted(str(path) for path in Path(local).iterdir() if path.is_file())
+
+
+def strategy_of(wildcards):
+    return parse_strategy(wildcards.strategy, config["strategy_specs"][wildcards.strategy])
+
+
+def strategy_scores(wildcards):
+    return [f"results/scores/{wildcards.model}/{strategy}.tsv" for strategy in model_strategies(config, wildcards.model)]
+
+
+def run_files(pattern):
+    """`pattern` filled in for every planned (model, strategy) run."""
+    return [pattern.format(model=model, strategy=strategy) for model, strategy in RUNS]
+
+
+def quantize_inputs(wildcards):
+    """Calibration text for GPTQ/AWQ, and the salience mask for language-aware protection."""
+    strategy = strategy_of(wildcards)
+    inputs = {}
+    if strategy.needs_calibration:
+        inputs["calibration"] = "resources/corpus/calibration.jsonl"
+    if strategy.needs_salience:
+        inputs["mask"] = f"resources/masks/{wildcards.model}/{wildcards.strategy}.safetensors"
+    return inputs

@@ -4,12 +4,14 @@ ruleorder: baseline > quantize_evaluate
 
 rule quantize_evaluate:
     input:
+        unpack(quantize_inputs),
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
         library=library("score.py"),
     output:
         scores="results/scores/{model}/{strategy}.tsv",
         storage="results/storage/{model}/{strategy}.json",
+        timing="results/timing/{model}/{strategy}.json",
     params:
         languages=config["languages"],
         evaluation=config["evaluation"],
@@ -27,4 +29,4 @@ rule quantize_evaluate:
 
 rule quantize_all:
     input:
-        expand("results/scores/{model}/{strategy}.tsv", model=MODELS, strategy=STRATEGIES),
+        run_files("results/scores/{model}/{strategy}.tsv"),

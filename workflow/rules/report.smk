@@ -6,6 +6,8 @@ rule figure_delta_bpb:
         report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
     params:
         languages=config["languages"],
+        # The first experiment is the headline one; a figure of every strategy would be unreadable.
+        strategies=next(iter(config["experiments"].values()))["strategies"],
     conda:
         "../../envs/quant-fairness.yaml"
     log:
@@ -18,7 +20,7 @@ rule report:
     input:
         template=Path(workflow.basedir) / "report/report.md.j2",
         disparity=expand("results/disparity/{model}.tsv", model=MODELS),
-        storage=expand("results/storage/{model}/{strategy}.json", model=MODELS, strategy=STRATEGIES),
+        storage=run_files("results/storage/{model}/{strategy}.json"),
         stats="results/corpus/stats.tsv",
         models=expand("resources/models/{model}", model=MODELS),
         figure="results/figures/delta_bpb.png",
