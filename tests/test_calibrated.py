@@ -9,8 +9,6 @@ from conftest import tiny_model
 
 from quant_fairness.calibrated import (
     GroupCodes,
-    _codes,
-    _grid,
     awq_quantize,
     awq_search,
     collect_linear_statistics,
@@ -19,7 +17,8 @@ from quant_fairness.calibrated import (
     output_mse,
 )
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.quantizers import SCALE_BITS, round_to_nearest
+from quant_fairness.layers import weight_map
+from quant_fairness.quantizers import SCALE_BITS, group_grid, quantize_codes, round_to_nearest
 
 
 def correlated_inputs(rows, features, seed=0):
@@ -61,7 +60,7 @@ def test_gptq_lowers_output_error_below_round_to_nearest(bits):
 @pytest.mark.parametrize("act_order", [False, True])
 @pytest.mark.parametrize("symmetric", [False, True])
 @pytest.mark.parametrize("group_size", [32, None])
-def test_gptq_values_lie_on_their_groups_grid(group_size, symmetric, act_order):
+def test_gptq_values_lie_on_their_groupsgroup_grid(group_size, symmetric, act_order):
     x = correlated_inputs(512, 80)  # 80 inputs in groups of 32: the last group has 16
     w = weight_of(24, 80)
     result = gptq_codes(w, hessian_of(x), 3, group_size, symmetric, block_size=48, act_order=act_order)
@@ -98,8 +97,8 @@ def test_gptq_with_a_diagonal_hessian_is_round_to_nearest(group_size, symmetric)
 def test_gptq_grid_helpers_reproduce_round_to_nearest():
     w = weight_of(10, 40) + 0.03
     for bits, symmetric in [(2, False), (3, True), (4, False), (8, True)]:
-        scale, zero = _grid(w, bits, symmetric)
-        ours = (_codes(w, scale[:, None], zero[:, None], bits, symmetric) - zero[:, None]) * scale[:, None]
+        scale, zero = group_grid(w, bits, symmetric)
+        ours = (quantize_codes(w, scale[:, None], zero[:, None], bits, symmetric) - zero[:, None]) * scale[:, None]
         assert torch.equal(ours, round_to_nearest(w, bits, None, symmetric)[0])
 
 
@@ -112,8 +111,8 @@ def naive_gptq(w, hessian, bits, group_size, damp=0.01):
     out = torch.zeros_like(w)
     for j in range(w.shape[1]):
         if j % group_size == 0:
-            scale, zero = _grid(w[:, j : j + group_size].float(), bits, False)
-        code = _codes(w[:, j].float(), scale, zero, bits, False)
+            scale, zero = group_grid(w[:, j : j + group_size].float(), bits, False)
+        code = quantize_codes(w[:, j].float(), scale, zero, bits, False)
         out[:, j] = ((code - zero) * scale).double()
         error = (w[:, j] - out[:, j]) / hinv[j, j]
         w[:, j + 1 :] -= error[:, None] * hinv[j, j + 1 :]
@@ -229,6 +228,7 @@ SEQUENCES = [[0, 17, 45, 200, 3, 99, 150, 8, 61, 12], [0, 5, 250, 31]]
 
 NAMES = {
     "gpt2": ["transformer.h.0.attn.c_attn.weight", "transformer.h.2.mlp.c_proj.weight"],
+    "opt": ["model.decoder.layers.0.fc1.weight", "model.decoder.layers.1.self_attn.k_proj.weight"],  # fc1: 2-D inputs
     "llama": ["model.layers.0.self_attn.q_proj.weight", "model.layers.2.mlp.down_proj.weight", "lm_head.weight"],
 }
 
@@ -252,6 +252,17 @@ def test_statistics_ignore_padding(family):
         assert torch.allclose(together[name].sample_inputs, apart[name].sample_inputs, rtol=1e-4, atol=1e-6)
     for module in model.modules():
         assert not module._forward_pre_hooks
+
+
+def test_statistics_cover_every_matrix_weight_of_every_family(family_model):
+    _, model = family_model
+    names = [weight.name for weight in weight_map(model) if weight.is_matrix_weight]
+    stats = collect_linear_statistics(model, [padded(SEQUENCES)], names)
+    for name in names:
+        features = stats[name].hessian.shape[0]
+        assert stats[name].tokens == 14 and stats[name].sample_inputs.shape == (14, features)
+        assert torch.equal(stats[name].hessian, stats[name].hessian.t())
+        assert torch.linalg.eigvalsh(stats[name].hessian).min() > -1e-6 * stats[name].hessian.diagonal().max()
 
 
 def test_statistics_are_those_of_the_module_inputs():

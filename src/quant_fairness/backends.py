@@ -15,17 +15,16 @@ The libraries are optional: each is imported when first used.
 """
 
 import importlib
+import logging
 
 import numpy as np
 import torch
 
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.strategies import BITS, GGUF_TYPES, QUANTO_FORMATS
 
-GGUF_TYPES = ("Q8_0", "Q5_0", "Q4_1", "Q4_0")
 BNB_4BIT_TYPES = ("nf4", "fp4")
 BNB_BLOCKSIZES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
-HQQ_BITS = (4, 3)
-QUANTO_TYPES = ("qint8", "qint4")
 # HQQLinear's default compute dtype: an HQQ model keeps its scales and zero points in it.
 HQQ_META_DTYPE = torch.float16
 
@@ -113,6 +112,10 @@ def _linear_weight(module, name):
     raise QuantFairnessError(f"LLM.int8() replaces Linear or Conv1D layers; {name} belongs to {type(module).__name__}")
 
 
+def _not_the_cast_notice(record):
+    return "inputs will be cast" not in record.getMessage()
+
+
 def use_llm_int8(model, names, threshold=6.0):
     """Swap the layers owning the weights `names` for bitsandbytes' LLM.int8() layers, in place.
 
@@ -122,6 +125,8 @@ def use_llm_int8(model, names, threshold=6.0):
     only bnb_int8_weight_only. Returns {name: storage bits} of each layer's int8 codes and scales.
     """
     nn = require("bitsandbytes.nn", "bitsandbytes")
+    # bitsandbytes logs this expected float32 -> float16 cast once per layer per forward pass.
+    logging.getLogger("bitsandbytes.autograd._functions").addFilter(_not_the_cast_notice)
     params = dict(model.named_parameters())
     storage = {}
     for name in names:
@@ -152,7 +157,7 @@ def use_llm_int8(model, names, threshold=6.0):
 
 def hqq_quantize(weight, bits, group_size=64):
     """HQQ (half-quadratic, calibration-free) asymmetric quantization in groups along the input axis."""
-    _one_of("HQQ bit width", bits, HQQ_BITS)
+    _one_of("HQQ bit width", bits, BITS["hqq"])
     if group_size % 8:
         raise QuantFairnessError(f"HQQ group size must be a multiple of 8, got {group_size}")
     _groups_fit(weight, group_size, "HQQ")
@@ -174,7 +179,7 @@ def quanto_quantize(weight, qtype_name, group_size=128):
     asymmetric in groups of `group_size` along the input axis. Scales and shifts keep the
     weight's dtype, so an FP32 weight pays 32-bit scales.
     """
-    _one_of("quanto type", qtype_name, QUANTO_TYPES)
+    _one_of("quanto type", qtype_name, QUANTO_FORMATS)
     quanto = require("optimum.quanto", "optimum-quanto")
     qtype = quanto.qtypes[qtype_name]
     w = weight.detach()

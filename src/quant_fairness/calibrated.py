@@ -28,7 +28,7 @@ from torch import nn
 from transformers.pytorch_utils import Conv1D
 
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.quantizers import SCALE_BITS, _fp16_scale, round_to_nearest
+from quant_fairness.quantizers import SCALE_BITS, group_grid, quantize_codes, round_to_nearest
 
 FP16_TINY, FP16_MAX = 2.0**-14, 65504.0
 
@@ -85,11 +85,13 @@ class _Running:
 
 def _real_rows(x, mask):
     """Rows of a module input at real tokens; mask None means the rows are real tokens already."""
+    rows = x.reshape(-1, x.shape[-1])
     if mask is None:
-        return x.reshape(-1, x.shape[-1])
-    if x.shape[:-1] != mask.shape:
+        return rows
+    # OPT's MLP sees (batch·seq, features) rather than (batch, seq, features); row order is the same.
+    if rows.shape[0] != mask.numel():
         raise QuantFairnessError(f"module input of shape {tuple(x.shape)} does not match the batch {tuple(mask.shape)}")
-    return x[mask]
+    return rows[mask.reshape(-1)]
 
 
 @torch.no_grad()
@@ -101,6 +103,8 @@ def collect_linear_statistics(model, batches, names, sample_rows=256):
     real tokens (in batch order), so the choice is deterministic.
     """
     modules = {name: _owner(model, name) for name in names}
+    if not modules:
+        return {}
     total = sum(int(mask.sum()) for _, mask in batches)
     picks = torch.linspace(0, max(total - 1, 0), min(sample_rows, total)).round().long().unique()
     device = next(model.parameters()).device
@@ -139,26 +143,6 @@ def collect_linear_statistics(model, batches, names, sample_rows=256):
         for handle in handles:
             handle.remove()
     return {name: running[name].result(name) for name in names}
-
-
-# --- the quantization grid of round_to_nearest, split into parameters and codes ----------
-
-
-def _grid(values, bits, symmetric):
-    """(scale, zero) per row of `values` (rows, group), exactly as round_to_nearest picks them."""
-    if symmetric:
-        scale = _fp16_scale(values.abs().amax(dim=-1) / (2 ** (bits - 1) - 1))
-        return scale, torch.zeros_like(scale)
-    top = 2**bits - 1
-    low = values.amin(dim=-1).clamp(max=0)
-    high = values.amax(dim=-1).clamp(min=0)
-    scale = _fp16_scale((high - low) / top)
-    return scale, torch.clamp(torch.round(-low / scale), 0, top)
-
-
-def _codes(values, scale, zero, bits, symmetric):
-    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if symmetric else (0, 2**bits - 1)
-    return torch.clamp(torch.round(values / scale) + zero, low, high)
 
 
 @dataclass(frozen=True)
@@ -239,8 +223,8 @@ def _gptq_columns(w, hinv, bits, size, symmetric, block_size):
             column, g = start + i, (start + i) // size
             if column % size == 0:
                 values = _group_values(w, block, errors, hinv, start, i, size)
-                scale[:, g], zero[:, g] = _grid(values, bits, symmetric)
-            codes[:, column] = _codes(block[:, i], scale[:, g], zero[:, g], bits, symmetric)
+                scale[:, g], zero[:, g] = group_grid(values, bits, symmetric)
+            codes[:, column] = quantize_codes(block[:, i], scale[:, g], zero[:, g], bits, symmetric)
             dequantized = (codes[:, column] - zero[:, g]) * scale[:, g]
             errors[:, i] = (block[:, i] - dequantized) / hinv[column, column]
             block[:, i + 1 :] -= errors[:, i : i + 1] * hinv[column, column + 1 : stop]

@@ -32,20 +32,29 @@ def _fp16_scale(scale):
     return torch.where(scale == 0, torch.ones_like(scale), scale)
 
 
-def _fake_quantize_groups(groups, bits, symmetric):
-    """Quantize along the last axis of `groups` (rows, n_groups, group) and dequantize."""
+def group_grid(values, bits, symmetric):
+    """(scale, zero point) of each row of `values` (..., group), reduced over the last axis."""
     if symmetric:
-        top = 2 ** (bits - 1) - 1
-        scale = _fp16_scale(groups.abs().amax(dim=-1, keepdim=True) / top)
-        return torch.clamp(torch.round(groups / scale), -top - 1, top) * scale
+        scale = _fp16_scale(values.abs().amax(dim=-1) / (2 ** (bits - 1) - 1))
+        return scale, torch.zeros_like(scale)
     top = 2**bits - 1
     # The range always contains 0 so the zero point is a storable code in [0, top].
-    low = groups.amin(dim=-1, keepdim=True).clamp(max=0)
-    high = groups.amax(dim=-1, keepdim=True).clamp(min=0)
+    low = values.amin(dim=-1).clamp(max=0)
+    high = values.amax(dim=-1).clamp(min=0)
     scale = _fp16_scale((high - low) / top)
-    zero = torch.clamp(torch.round(-low / scale), 0, top)
-    codes = torch.clamp(torch.round(groups / scale) + zero, 0, top)
-    return (codes - zero) * scale
+    return scale, torch.clamp(torch.round(-low / scale), 0, top)
+
+
+def quantize_codes(values, scale, zero, bits, symmetric):
+    """Integer codes (as floats) of `values` on the grid (scale, zero), clamped to the code range."""
+    low, high = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if symmetric else (0, 2**bits - 1)
+    return torch.clamp(torch.round(values / scale) + zero, low, high)
+
+
+def _fake_quantize_groups(groups, bits, symmetric):
+    """Quantize along the last axis of `groups` (rows, n_groups, group) and dequantize."""
+    scale, zero = (t.unsqueeze(-1) for t in group_grid(groups, bits, symmetric))
+    return (quantize_codes(groups, scale, zero, bits, symmetric) - zero) * scale
 
 
 def round_to_nearest(weight, bits, group_size=None, symmetric=True, per_tensor=False, input_axis=1):

@@ -57,7 +57,7 @@ QUANTIZER_FIELDS = {
     "hqq": ("bits", "group_size"),
     "quanto": ("format", "group_size"),
 }
-BITS = {"rtn": (2, 3, 4, 8), "gptq": (2, 3, 4, 8), "hqq": (2, 3, 4, 8)}
+BITS = {"rtn": (2, 3, 4, 8), "gptq": (2, 3, 4, 8), "hqq": (4, 3)}
 FORMATS = {"gguf": GGUF_TYPES, "bnb": BNB_FORMATS, "quanto": QUANTO_FORMATS}
 COMMON_FIELDS = ("quantizer", "targets", "component_bits", "protect", "calibration_segments")
 PROTECT_FIELDS = ("top_percent", "scope", "layers", "depths", "components", "heads", "salience")

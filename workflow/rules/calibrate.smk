@@ -3,6 +3,8 @@ rule salience_mask:
         model="resources/models/{model}",
         split="resources/corpus/calibration.jsonl",
         library=library("salience_mask.py"),
+    wildcard_constraints:
+        strategy=STRATEGY_PATTERN,
     output:
         mask="resources/masks/{model}/{strategy}.safetensors",
         shares=report(

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 from quant_fairness.config import model_strategies, planned_runs
@@ -7,6 +8,8 @@ from quant_fairness.strategies import parse_strategy
 
 MODELS = config["models"]
 RUNS = planned_runs(config)
+# Only defined strategies match {strategy} in quantize rules, so "baseline" never does.
+STRATEGY_PATTERN = "|".join(re.escape(name) for name in config["strategy_specs"])
 WHEEL_DIR = "resources/wheels"
 MODEL_THREADS = config["evaluation"]["threads"]
 

@@ -1,13 +1,11 @@
-# "baseline" is the unquantized reference, never a strategy name (parse_strategy refuses it).
-ruleorder: baseline > quantize_evaluate
-
-
 rule quantize_evaluate:
     input:
         unpack(quantize_inputs),
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
         library=library("score.py"),
+    wildcard_constraints:
+        strategy=STRATEGY_PATTERN,
     output:
         scores="results/scores/{model}/{strategy}.tsv",
         storage="results/storage/{model}/{strategy}.json",
