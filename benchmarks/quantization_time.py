@@ -68,7 +68,11 @@ def main():
         names = list(config["strategy_specs"])
     else:
         names = args.strategies.split(",")
-    calibration = read_split("resources/corpus/calibration.jsonl", config["languages"])
+    # The prepared corpus may hold fewer languages than an overlay names: use those it has.
+    calibration = read_split("resources/corpus/calibration.jsonl")
+    present = {row["lang"] for row in calibration}
+    config["languages"] = [lang for lang in config["languages"] if lang in present]
+    config["groups"] = {group: [lang for lang in langs if lang in present] for group, langs in config["groups"].items()}
     print("| strategy | quantize s | salience s | bits/weight | quantized % | protected % |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in names:

@@ -42,7 +42,9 @@ def weight_of(out_features, in_features, seed=1):
 def statistics_of(x):
     from quant_fairness.calibrated import LinearStatistics
 
-    return LinearStatistics(hessian_of(x), x.abs().mean(0), x[:: max(1, x.shape[0] // 256)], x.shape[0])
+    return LinearStatistics(
+        hessian_of(x), x.abs().mean(0), x.square().mean(0), x[:: max(1, x.shape[0] // 256)], x.shape[0]
+    )
 
 
 # --- GPTQ ---------------------------------------------------------------------------------
@@ -305,3 +307,15 @@ def test_gptq_on_collected_statistics_beats_rtn_on_a_tiny_llama():
     rtn, _ = round_to_nearest(w, 3, 32, symmetric=False)
     assert stats.tokens == 160 and stats.sample_inputs.shape[0] == 160  # all of them: fewer than 256
     assert output_mse(stats.sample_inputs, w, gptq) < 0.8 * output_mse(stats.sample_inputs, w, rtn)
+
+
+def test_the_hessian_is_optional_and_its_diagonal_is_twice_the_mean_square():
+    model = tiny_model("llama")
+    names = [w.name for w in weight_map(model) if w.is_matrix_weight and w.layer == 0]
+    batches = [(torch.tensor([[1, 5, 9, 30, 2, 7]]), torch.ones(1, 6, dtype=torch.long))]
+    full = collect_linear_statistics(model, batches, names)
+    light = collect_linear_statistics(model, batches, names, hessian=False)
+    for name in names:
+        assert light[name].hessian is None
+        assert torch.allclose(full[name].hessian.diagonal().float(), 2 * light[name].mean_square_input, rtol=1e-5)
+        assert torch.equal(full[name].mean_abs_input, light[name].mean_abs_input)

@@ -35,8 +35,9 @@ FP16_TINY, FP16_MAX = 2.0**-14, 65504.0
 
 @dataclass(frozen=True)
 class LinearStatistics:
-    hessian: torch.Tensor  # (in, in) float64: 2/n Σ x xᵀ over real tokens
+    hessian: torch.Tensor | None  # (in, in) float64: 2/n Σ x xᵀ over real tokens (None if not asked for)
     mean_abs_input: torch.Tensor  # (in,) float32: mean |x| per input channel
+    mean_square_input: torch.Tensor  # (in,) float32: mean x² per input channel
     sample_inputs: torch.Tensor  # (≤ sample_rows, in) float32: inputs at evenly spaced real tokens
     tokens: int  # n, the real tokens seen
 
@@ -55,9 +56,10 @@ def _owner(model, name):
 class _Running:
     """Sums over the real-token rows of one module's inputs, across batches."""
 
-    def __init__(self, features, picks):
-        self.outer = torch.zeros(features, features, dtype=torch.float64)
+    def __init__(self, features, picks, hessian):
+        self.outer = torch.zeros(features, features, dtype=torch.float64) if hessian else None
         self.abs = torch.zeros(features, dtype=torch.float64)
+        self.squares = torch.zeros(features, dtype=torch.float64)
         self.samples = []
         self.tokens = 0
         self.picks = picks  # global row indices to keep as samples
@@ -66,8 +68,10 @@ class _Running:
         rows = rows.float()
         # Each batch's product is float32 (as in the GPTQ reference); the running sum is
         # float64 so that many batches do not lose the small ones.
-        self.outer += (rows.t() @ rows).double().cpu()
+        if self.outer is not None:
+            self.outer += (rows.t() @ rows).double().cpu()
         self.abs += rows.abs().sum(0).double().cpu()
+        self.squares += rows.square().sum(0).double().cpu()
         self.tokens += rows.shape[0]
         wanted = self.picks[(self.picks >= offset) & (self.picks < offset + rows.shape[0])] - offset
         self.samples.append(rows[wanted.to(rows.device)].cpu())
@@ -76,8 +80,9 @@ class _Running:
         if self.tokens == 0:
             raise QuantFairnessError(f"{name}: its module never ran on the calibration batches")
         return LinearStatistics(
-            hessian=self.outer * (2 / self.tokens),
+            hessian=None if self.outer is None else self.outer * (2 / self.tokens),
             mean_abs_input=(self.abs / self.tokens).float(),
+            mean_square_input=(self.squares / self.tokens).float(),
             sample_inputs=torch.cat(self.samples),
             tokens=self.tokens,
         )
@@ -95,8 +100,11 @@ def _real_rows(x, mask):
 
 
 @torch.no_grad()
-def collect_linear_statistics(model, batches, names, sample_rows=256):
+def collect_linear_statistics(model, batches, names, sample_rows=256, hessian=True):
     """{name: LinearStatistics} of the inputs of the modules owning `names`, over `batches`.
+
+    The (in × in) Hessian, the costly part, is summed only when `hessian` (GPTQ needs it;
+    AWQ and activation salience need only the per-channel means).
 
     `batches` are (input_ids, attention_mask) pairs; positions with mask 0 are padding
     and count nowhere. `sample_inputs` keeps the rows at `sample_rows` evenly spaced
@@ -109,7 +117,7 @@ def collect_linear_statistics(model, batches, names, sample_rows=256):
     picks = torch.linspace(0, max(total - 1, 0), min(sample_rows, total)).round().long().unique()
     device = next(model.parameters()).device
     running = {
-        name: _Running(module.weight.shape[1 if isinstance(module, nn.Linear) else 0], picks)
+        name: _Running(module.weight.shape[1 if isinstance(module, nn.Linear) else 0], picks, hessian)
         for name, module in modules.items()
     }
     state = {"mask": None, "offset": 0}

@@ -74,7 +74,8 @@ def _calibration_statistics(model, strategy, targeted, calibration_batches):
         return None
     if not calibration_batches:
         raise QuantFairnessError(f"strategy {strategy.name!r} needs calibration text and none was given")
-    return collect_linear_statistics(model, calibration_batches, [weight.name for weight in targeted])
+    names = [weight.name for weight in targeted]
+    return collect_linear_statistics(model, calibration_batches, names, hessian=strategy.quantizer == "gptq")
 
 
 def _account(model, storage_of, protected_of):

@@ -24,11 +24,11 @@ from quant_fairness.quantize import targeted_weights
 
 def _activation_salience(model, batches, targeted):
     matrices = [weight for weight in targeted if weight.is_matrix_weight]
-    statistics = collect_linear_statistics(model, batches, [weight.name for weight in matrices])
+    statistics = collect_linear_statistics(model, batches, [weight.name for weight in matrices], hessian=False)
     params = dict(model.named_parameters())
     salience = {weight.name: torch.zeros_like(params[weight.name], dtype=torch.float32) for weight in targeted}
     for weight in matrices:
-        input_norm = statistics[weight.name].hessian.diagonal().clamp(min=0).sqrt().float()
+        input_norm = statistics[weight.name].mean_square_input.sqrt()
         # Conv1D stores (in, out): the input channel is the row.
         scale = input_norm[None, :] if isinstance(weight.module, nn.Linear) else input_norm[:, None]
         salience[weight.name] = params[weight.name].detach().abs().float() * scale

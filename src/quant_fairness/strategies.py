@@ -68,7 +68,7 @@ class Salience:
     method: str
     languages: str
     top_percent: float
-    segments: int = 16  # calibration segments per language
+    segments: int = 8  # calibration segments per language
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class Strategy:
     targets: tuple = ("attention", "mlp")
     component_bits: tuple = ()  # (component, bits) pairs that override `bits`
     protection: Protection = field(default_factory=Protection)
-    calibration_segments: int = 16  # per language, for GPTQ and AWQ statistics
+    calibration_segments: int = 8  # per language, for GPTQ and AWQ statistics
 
     @property
     def needs_calibration(self):
@@ -171,7 +171,7 @@ def _parse_salience(name, spec):
         method=_one_of(name, "protect.salience.method", spec["method"], SALIENCE_METHODS),
         languages=_one_of(name, "protect.salience.languages", spec.get("languages", "all"), SALIENCE_LANGUAGES),
         top_percent=_percent(name, "protect.salience.top_percent", spec["top_percent"]),
-        segments=_positive_int(name, "protect.salience.segments", spec.get("segments", 16)),
+        segments=_positive_int(name, "protect.salience.segments", spec.get("segments", 8)),
     )
 
 
@@ -223,7 +223,7 @@ def parse_strategy(name, spec):
         if key not in allowed:
             _fail(name, f"key {key!r} does not apply to quantizer {quantizer!r}; expected one of {list(allowed)}")
     protection = parse_protection(name, spec.get("protect", {}))
-    segments = _positive_int(name, "calibration_segments", spec.get("calibration_segments", 16))
+    segments = _positive_int(name, "calibration_segments", spec.get("calibration_segments", 8))
     if quantizer == "seed_absmax":
         return Strategy(name, quantizer, 4, "tensor", symmetric=True, targets=("seed",), protection=protection)
     targets = tuple(spec.get("targets", ("attention", "mlp")))
