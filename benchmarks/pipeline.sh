@@ -4,7 +4,7 @@
 #   bash benchmarks/pipeline.sh [CORES]   (default 2)
 set -euo pipefail
 cores="${1:-2}"
-rm -rf results resources/models resources/corpus .snakemake/incomplete
+rm -rf results resources/models resources/corpus resources/masks logs .snakemake/incomplete
 start=$(date +%s)
 snakemake --cores "$cores" --quiet
 middle=$(date +%s)

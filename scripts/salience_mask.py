@@ -5,6 +5,7 @@ from safetensors.torch import save_file
 
 from quant_fairness.atomic import atomic_path
 from quant_fairness.corpus import read_split
+from quant_fairness.errors import QuantFairnessError
 from quant_fairness.models import load_model
 from quant_fairness.runlog import start_job
 from quant_fairness.salience import salience_mask
@@ -13,6 +14,8 @@ from quant_fairness.tables import SALIENCE_COLUMNS, write_tsv
 
 log = start_job(snakemake.log[0], snakemake.threads)
 strategy = parse_strategy(snakemake.wildcards.strategy, snakemake.params.spec)
+if not strategy.needs_salience:
+    raise QuantFairnessError(f"strategy {strategy.name!r} does not protect by salience; it has no salience mask")
 spec = strategy.protection.salience
 groups = snakemake.params.groups
 languages = sorted({*groups["low"], *groups["high"]})

@@ -319,3 +319,17 @@ def test_the_hessian_is_optional_and_its_diagonal_is_twice_the_mean_square():
         assert light[name].hessian is None
         assert torch.allclose(full[name].hessian.diagonal().float(), 2 * light[name].mean_square_input, rtol=1e-5)
         assert torch.equal(full[name].mean_abs_input, light[name].mean_abs_input)
+
+
+def test_gptq_compensates_for_protected_weights_as_they_really_end_up():
+    """Entries kept in FP16 keep their original value, so later columns must correct for that
+    value, not for a quantized one that is thrown away."""
+    x = correlated_inputs(512, 64)
+    w = weight_of(32, 64)
+    keep = torch.zeros_like(w, dtype=torch.bool)
+    keep[:, ::7] = True
+    aware, _ = gptq_quantize(w, hessian_of(x), 3, 16, False, keep=keep)
+    blind, _ = gptq_quantize(w, hessian_of(x), 3, 16, False)
+    for result in (aware, blind):
+        result[keep] = w[keep]
+    assert output_mse(x, w, aware) < output_mse(x, w, blind)

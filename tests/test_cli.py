@@ -47,3 +47,29 @@ def test_unknown_strategy_and_language_fail_in_one_line(tiny_model_dir, tmp_path
     result = _run("score", "--model", str(tiny_model_dir), "--split", split, "--langs", "en,xx")
     assert result.returncode == 2
     assert "language 'xx'" in result.stderr
+
+
+def test_calibrated_strategy_needs_and_uses_calibration_text(tiny_model_dir, tmp_path):
+    split = str(_split(tmp_path))
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "groups": {"high": ["en"], "low": ["ar"]},
+                "strategy_specs": {
+                    "gptq": {"quantizer": "gptq", "bits": 4, "group_size": 16},
+                    "guided": {
+                        "quantizer": "seed_absmax",
+                        "protect": {"salience": {"method": "fisher", "top_percent": 5}},
+                    },
+                },
+            }
+        )
+    )
+    common = ["score", "--model", str(tiny_model_dir), "--split", split, "--config", str(config), "--json"]
+    refused = _run(*common, "--strategy", "gptq")
+    assert refused.returncode == 2 and "pass --calibration" in refused.stderr
+    for strategy in ("gptq", "guided"):
+        result = _run(*common, "--strategy", strategy, "--calibration", split)
+        assert result.returncode == 0, result.stderr
+        assert set(json.loads(result.stdout)["languages"]) == {"en", "ar"}

@@ -40,7 +40,7 @@ BAD = [
     (lambda c: c["experiments"]["core"].update(models=["llama-9000"]), "experiments.core: model 'llama-9000'"),
     (lambda c: c["experiments"].update(x={"models": ["gpt2"]}), "config experiments.x: 'strategies' is a required"),
     (lambda c: c["strategy_specs"].update(x={"quantizer": "rtn", "bits": 5}), "strategy 'x': bits 5 is not one of"),
-    (lambda c: c["strategy_specs"].update(x={"quantizer": "magic"}), "config strategy_specs.x.quantizer"),
+    (lambda c: c["strategy_specs"].update(x={"quantizer": "magic"}), "strategy 'x': quantizer 'magic' is not one of"),
     (lambda c: c["groups"]["low"].append("ja"), "groups.low: language 'ja'"),
     (lambda c: c["corpus"].update(source="wikipedia"), "config corpus.source"),
     (lambda c: c["corpus"]["splits"].update(test=0), "config corpus.splits.test"),

@@ -8,10 +8,12 @@ import pytest
 import torch
 from conftest import tiny_model, tiny_tokenizer
 
+from quant_fairness.calibrated import collect_linear_statistics, gptq_quantize
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.evaluate import calibration_batches
 from quant_fairness.protection import protection_masks
 from quant_fairness.quantize import apply_strategy, targeted_weights
+from quant_fairness.quantizers import round_to_nearest
 from quant_fairness.strategies import parse_strategy
 
 # Group sizes fit the tiny models' 32- and 64-wide inputs.
@@ -107,3 +109,36 @@ def test_a_missing_library_is_named_with_its_install_command(monkeypatch):
     with pytest.raises(QuantFairnessError) as error:
         apply_strategy(tiny_model("llama"), parse_strategy("h", SPECS["hqq"]))
     assert "pip install hqq" in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("family", ["llama", "opt", "gpt2"])
+def test_gptq_of_weights_sharing_an_input_equals_gptq_of_each_alone(family):
+    """q/k/v (and gate/up) read one input, so they share one Hessian and are quantized stacked."""
+    model = tiny_model(family)
+    strategy = parse_strategy("g", SPECS["gptq"])
+    names = [weight.name for weight in targeted_weights(model, strategy)]
+    statistics = collect_linear_statistics(model, _batches(), names)
+    if family == "llama":
+        layer = "model.layers.0"
+        assert statistics[f"{layer}.self_attn.q_proj.weight"] is statistics[f"{layer}.self_attn.v_proj.weight"]
+        assert statistics[f"{layer}.mlp.gate_proj.weight"] is statistics[f"{layer}.mlp.up_proj.weight"]
+    alone = {}
+    for weight in targeted_weights(model, strategy):
+        tensor = dict(model.named_parameters())[weight.name].detach()
+        linear = tensor if isinstance(weight.module, torch.nn.Linear) else tensor.t()
+        dequantized, _ = gptq_quantize(linear, statistics[weight.name].hessian, 4, 16, True)
+        alone[weight.name] = dequantized if isinstance(weight.module, torch.nn.Linear) else dequantized.t()
+    apply_strategy(model, strategy, calibration_batches=_batches())
+    for name, param in model.named_parameters():
+        if name in alone:
+            assert torch.allclose(param, alone[name], atol=1e-6), name
+
+
+def test_conv1d_weights_are_grouped_along_their_input_axis():
+    """GPT-2's Conv1D stores (in, out): per-channel scales must follow its columns, not its rows."""
+    model = tiny_model("gpt2")
+    weight = model.transformer.h[0].mlp.c_fc.weight.detach().clone()  # (32 in, 128 out)
+    apply_strategy(model, parse_strategy("r", {"quantizer": "rtn", "bits": 3, "granularity": "channel"}))
+    expected, _ = round_to_nearest(weight.t(), 3, group_size=None)
+    assert torch.equal(model.transformer.h[0].mlp.c_fc.weight, expected.t())
+    assert not torch.equal(model.transformer.h[0].mlp.c_fc.weight, round_to_nearest(weight, 3)[0])

@@ -60,15 +60,6 @@ def test_asymmetric_grid_contains_zero_and_fp16_scales():
     assert (q / scale).min() >= 0 and (q / scale).max() <= 3
 
 
-def test_per_channel_groups_follow_the_input_axis_for_conv1d():
-    torch.manual_seed(3)
-    linear_weight = torch.randn(5, 40)  # (out, in)
-    q_linear, bits_linear = round_to_nearest(linear_weight, 8, group_size=None)
-    q_conv, bits_conv = round_to_nearest(linear_weight.t().contiguous(), 8, group_size=None, input_axis=0)
-    assert torch.equal(q_conv, q_linear.t())
-    assert bits_linear == bits_conv == 8 * 200 + 5 * SCALE_BITS
-
-
 def test_per_tensor_rtn_has_one_scale():
     w = torch.linspace(-1, 1, 100).reshape(10, 10)
     q, bits = round_to_nearest(w, 4, per_tensor=True)

@@ -64,3 +64,28 @@ def test_bad_strategy_spec_is_one_clear_line(spec, fragment):
 def test_baseline_is_not_a_strategy_name():
     with pytest.raises(QuantFairnessError, match="reserved"):
         parse_strategy("baseline", {"quantizer": "rtn"})
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        (
+            {"quantizer": "seed_absmax", "targets": ["attention"]},
+            "key 'targets' does not apply to quantizer 'seed_absmax'",
+        ),
+        ({"quantizer": "rtn", "symmetric": "false"}, "symmetric 'false' must be true or false"),
+        ({"quantizer": "rtn", "targets": "attention"}, "targets 'attention' must be a list"),
+        ({"quantizer": "rtn", "awq": True, "granularity": "tensor"}, "AWQ scales per input channel"),
+        ({"quantizer": "gptq", "granularity": "tensor"}, "GPTQ quantizes per channel or per group"),
+        ({"quantizer": "seed_absmax", "protect": {"depths": 0.5}}, "protect.depths 0.5 must be a list"),
+        ({"quantizer": "seed_absmax", "protect": {"components": "attention"}}, "must be a list"),
+        ({"quantizer": "bnb", "format": "llm_int8", "protect": {"top_percent": 1}}, "cannot keep individual"),
+        ({"quantizer": "hqq", "bits": 2}, "bits 2 is not one of [4, 3]"),
+        ({"quantizer": "gguf"}, "needs a format"),
+        ({"quantizer": "rtn", "component_bits": {"norm": 8}}, "component_bits component 'norm'"),
+    ],
+)
+def test_more_bad_specs_are_one_clear_line(spec, fragment):
+    with pytest.raises(QuantFairnessError) as error:
+        parse_strategy("bad", spec)
+    assert fragment in str(error.value) and "\n" not in str(error.value)

@@ -87,7 +87,7 @@ def test_scores_are_paired_across_strategies(run):
     assert storage["seed_absmax_int4"]["bits_per_weight"] == pytest.approx(4.0, abs=1e-3)
     assert 4.0 < storage["rtn_int4_g128"]["bits_per_weight"] < 16.0
     for strategy in ("seed_keep5", "seed_guided_low5"):
-        share = storage[strategy]["protected_parameters"] / storage[strategy]["quantized_parameters"]
+        share = storage[strategy]["protected_parameters"] / storage[strategy]["targeted_parameters"]
         assert share == pytest.approx(0.05, rel=0.01), strategy
         assert storage[strategy]["bits_per_weight"] > 4.0 + 0.05 * 16
     shares = read_tsv(run / "results/salience/smollm2-135m/seed_guided_low5.tsv")

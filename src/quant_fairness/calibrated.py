@@ -120,12 +120,20 @@ def collect_linear_statistics(model, batches, names, sample_rows=256, hessian=Tr
         name: _Running(module.weight.shape[1 if isinstance(module, nn.Linear) else 0], picks, hessian)
         for name, module in modules.items()
     }
-    state = {"mask": None, "offset": 0}
+    # Modules fed the same tensor (q/k/v, gate/up) share one running sum: computed once,
+    # and GPTQ can then quantize them as one stacked matrix. Holding each batch's inputs in
+    # `seen` keeps their ids from being reused by later tensors within the batch.
+    state = {"mask": None, "offset": 0, "seen": {}}
+    reads_from = {}
 
     def hook_for(name):
         def hook(module, args, kwargs):
             x = args[0] if args else next(iter(kwargs.values()))
-            running[name].add(_real_rows(x, state["mask"]), state["offset"])
+            leader, _ = state["seen"].setdefault(id(x), (name, x))
+            if reads_from.setdefault(name, leader) != leader:
+                raise QuantFairnessError(f"{name}: its input is shared differently from batch to batch")
+            if leader == name:
+                running[name].add(_real_rows(x, state["mask"]), state["offset"])
 
         return hook
 
@@ -138,6 +146,7 @@ def collect_linear_statistics(model, batches, names, sample_rows=256, hessian=Tr
         for input_ids, attention_mask in batches:
             mask = attention_mask.to(device).bool()
             state["mask"] = mask
+            state["seen"] = {}
             hidden = model.base_model(
                 input_ids=input_ids.to(device), attention_mask=attention_mask.to(device), use_cache=False
             ).last_hidden_state
@@ -150,7 +159,9 @@ def collect_linear_statistics(model, batches, names, sample_rows=256, hessian=Tr
     finally:
         for handle in handles:
             handle.remove()
-    return {name: running[name].result(name) for name in names}
+        state["seen"] = {}
+    results = {name: running[name].result(name) for name in names if reads_from.get(name, name) == name}
+    return {name: results[reads_from.get(name, name)] for name in names}
 
 
 @dataclass(frozen=True)
@@ -217,8 +228,12 @@ def _group_values(w, block, errors, hinv, start, i, size):
     return torch.cat([inside, outside], dim=1)
 
 
-def _gptq_columns(w, hinv, bits, size, symmetric, block_size):
-    """Quantize the columns of `w` in order, spreading each error over later columns (in place)."""
+def _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept=None):
+    """Quantize the columns of `w` in order, spreading each error over later columns (in place).
+
+    `kept` (rows, cols) holds the original value of each protected entry and NaN elsewhere:
+    a protected entry ends at its original value, so its error is measured against that.
+    """
     rows, cols = w.shape
     codes = torch.zeros_like(w)
     scale = torch.zeros(rows, math.ceil(cols / size))
@@ -234,6 +249,8 @@ def _gptq_columns(w, hinv, bits, size, symmetric, block_size):
                 scale[:, g], zero[:, g] = group_grid(values, bits, symmetric)
             codes[:, column] = quantize_codes(block[:, i], scale[:, g], zero[:, g], bits, symmetric)
             dequantized = (codes[:, column] - zero[:, g]) * scale[:, g]
+            if kept is not None:
+                dequantized = torch.where(kept[:, column].isnan(), dequantized, kept[:, column])
             errors[:, i] = (block[:, i] - dequantized) / hinv[column, column]
             block[:, i + 1 :] -= errors[:, i : i + 1] * hinv[column, column + 1 : stop]
         # Lazy batch update: later blocks receive this block's errors in one matmul.
@@ -241,7 +258,9 @@ def _gptq_columns(w, hinv, bits, size, symmetric, block_size):
     return codes, scale, zero
 
 
-def gptq_codes(weight, hessian, bits, group_size=128, symmetric=False, damp=0.01, block_size=128, act_order=False):
+def gptq_codes(
+    weight, hessian, bits, group_size=128, symmetric=False, damp=0.01, block_size=128, act_order=False, keep=None
+):
     """GPTQ of a weight in nn.Linear layout (out, in) given its input Hessian (in, in): GroupCodes.
 
     As IST-DASLab/gptq `fasterquant`: dead inputs (H_ii = 0) get H_ii = 1 and zero
@@ -249,6 +268,8 @@ def gptq_codes(weight, hessian, bits, group_size=128, symmetric=False, damp=0.01
     descending diag H with `act_order`) through the upper Cholesky factor of H⁻¹ in
     blocks of `block_size` columns; a group's scale and zero are set from the current
     (error-updated) weights when the group starts. `group_size=None`: one group per row.
+    `keep` (bool, like weight) marks entries that stay at their original value (FP16
+    protection): later columns compensate for them as they really end up.
     """
     w = weight.detach().float().cpu().clone()
     rows, cols = w.shape
@@ -262,18 +283,23 @@ def gptq_codes(weight, hessian, bits, group_size=128, symmetric=False, damp=0.01
     # row's extreme weight.
     w[:, dead] = 0
     perm = torch.argsort(h.diagonal(), descending=True, stable=True) if act_order else torch.arange(cols)
+    kept = None
+    if keep is not None:
+        kept = torch.where(keep.cpu(), weight.detach().float().cpu(), torch.nan)[:, perm]
     w, h = w[:, perm], h[perm][:, perm]
     hinv = _inverse_hessian_factor(h, damp).float()
     size = cols if group_size is None else min(group_size, cols)
-    codes, scale, zero = _gptq_columns(w, hinv, bits, size, symmetric, block_size)
+    codes, scale, zero = _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept)
     inverse = torch.argsort(perm)
     group = (torch.arange(cols) // size)[inverse]
     return GroupCodes(codes[:, inverse], scale, zero, group, bits, symmetric, act_order)
 
 
-def gptq_quantize(weight, hessian, bits, group_size=128, symmetric=False, damp=0.01, block_size=128, act_order=False):
+def gptq_quantize(
+    weight, hessian, bits, group_size=128, symmetric=False, damp=0.01, block_size=128, act_order=False, keep=None
+):
     """GPTQ (see gptq_codes); returns (dequantized weight in weight's dtype, storage bits)."""
-    result = gptq_codes(weight, hessian, bits, group_size, symmetric, damp, block_size, act_order)
+    result = gptq_codes(weight, hessian, bits, group_size, symmetric, damp, block_size, act_order, keep)
     return result.dequantize().to(weight.dtype).to(weight.device), result.storage_bits
 
 

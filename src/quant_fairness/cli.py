@@ -2,6 +2,7 @@
 
     quant-fairness score --model resources/models/smollm2-135m \\
         --split resources/corpus/test.jsonl --strategy rtn_int4_g128 [--langs en,he] [--json]
+    quant-fairness score ... --strategy gptq_int4_g32 --calibration resources/corpus/calibration.jsonl
 
 prints per-language BPB and PPL of the model (quantized by a strategy from
 config.yaml's `strategy_specs` when --strategy is given). Errors are one line on
@@ -20,19 +21,46 @@ from quant_fairness.errors import QuantFairnessError
 from quant_fairness.metrics import bpb, ppl
 
 
+def _calibration(args, strategy, config, langs):
+    """Calibration rows and, for language-aware protection, the salience mask they select."""
+    if strategy is None or not (strategy.needs_calibration or strategy.needs_salience):
+        return None, None
+    if not args.calibration:
+        raise QuantFairnessError(
+            f"strategy {strategy.name!r} reads calibration text: "
+            "pass --calibration (e.g. resources/corpus/calibration.jsonl)"
+        )
+    from quant_fairness.corpus import first_segments
+    from quant_fairness.models import load_model
+    from quant_fairness.salience import salience_mask
+
+    rows = read_split(args.calibration)
+    languages = langs or sorted({row["lang"] for row in rows})
+    indices = None
+    if strategy.needs_salience:
+        # Salience is measured on the config's groups, whatever --langs scores.
+        model, tokenizer = load_model(args.model, args.dtype)
+        indices, _ = salience_mask(model, tokenizer, rows, strategy, config["groups"], args.batch_tokens)
+    return first_segments(rows, languages, strategy.calibration_segments), indices
+
+
 def _score(args):
     from quant_fairness.evaluate import score_split
     from quant_fairness.strategies import parse_strategy
 
-    strategy = None
+    strategy, config = None, {}
     if args.strategy:
-        specs = yaml.safe_load(open(args.config, encoding="utf-8"))["strategy_specs"]
+        config = yaml.safe_load(open(args.config, encoding="utf-8"))
+        specs = config["strategy_specs"]
         if args.strategy not in specs:
             raise QuantFairnessError(f"strategy {args.strategy!r} is not defined; expected one of {sorted(specs)}")
         strategy = parse_strategy(args.strategy, specs[args.strategy])
     langs = args.langs.split(",") if args.langs else None
+    calibration_rows, salience_indices = _calibration(args, strategy, config, langs)
     split = read_split(args.split, langs)
-    scores, storage, _ = score_split(args.model, split, strategy, args.dtype, args.batch_tokens)
+    scores, storage, _ = score_split(
+        args.model, split, strategy, args.dtype, args.batch_tokens, salience_indices, calibration_rows
+    )
     sums = defaultdict(lambda: [0.0, 0, 0])
     for row in scores:
         entry = sums[row["lang"]]
@@ -64,6 +92,7 @@ def build_parser():
     score.add_argument("--split", required=True, help="a split file (resources/corpus/test.jsonl)")
     score.add_argument("--strategy", help="a strategy name from --config's strategy_specs")
     score.add_argument("--config", default="config.yaml")
+    score.add_argument("--calibration", help="calibration split, for GPTQ, AWQ and salience-protected strategies")
     score.add_argument("--langs", help="comma-separated languages (default: all in the split)")
     score.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     score.add_argument("--batch-tokens", type=int, default=1024)

@@ -78,6 +78,11 @@ def check_config(config, schema_path):
     return config
 
 
+def experiment_models(config, plan):
+    """The models an experiment runs on: its `models` that are in `models`, or all of them."""
+    return [model for model in config["models"] if model in plan.get("models", config["models"])]
+
+
 def planned_runs(config):
     """(model, strategy) pairs the experiments ask for, each once, in config order.
 
@@ -86,7 +91,7 @@ def planned_runs(config):
     """
     runs = {}
     for plan in config["experiments"].values():
-        for model in [m for m in config["models"] if m in plan.get("models", config["models"])]:
+        for model in experiment_models(config, plan):
             for strategy in plan["strategies"]:
                 runs[(model, strategy)] = None
     return list(runs)

@@ -35,27 +35,35 @@ def _fail(strategy, message):
     raise QuantFairnessError(f"strategy {strategy.name!r}: {message}")
 
 
+def _resolve_layer(strategy, index, count, what="layer"):
+    if not -count <= index < count:
+        _fail(strategy, f"{what} {index} is out of range for a model with {count} blocks (valid {-count}..{count - 1})")
+    return index % count
+
+
 def _resolve_layers(strategy, count):
-    layers = set()
-    for index in strategy.protection.layers:
-        if not -count <= index < count:
-            _fail(
-                strategy, f"layer {index} is out of range for a model with {count} blocks (valid {-count}..{count - 1})"
-            )
-        layers.add(index % count)
-    for depth in strategy.protection.depths:
-        layers.add(round(depth * (count - 1)))
+    layers = {_resolve_layer(strategy, index, count) for index in strategy.protection.layers}
+    # Relative depth d = index / blocks: 0.75 of GPT-2's 12 blocks is L9, 1.0 the last block.
+    layers |= {min(int(depth * count), count - 1) for depth in strategy.protection.depths}
     return layers
 
 
 def top_percent_masks(scores, percent):
-    """Masks of the highest-scoring `percent` % of all entries of `scores`, by one shared threshold."""
+    """Masks of exactly the highest-scoring `percent` % of all entries of `scores`.
+
+    Entries tied at the threshold are taken in flat order, so the count is exact and the
+    choice deterministic even when many scores are equal (bf16 weights, zero salience).
+    """
     flat = torch.cat([score.flatten().float() for score in scores])
     keep = round(percent / 100 * flat.numel())
-    if keep == 0:
-        return [torch.zeros_like(score, dtype=torch.bool) for score in scores]
-    threshold = torch.kthvalue(flat, flat.numel() - keep + 1).values
-    return [score.float() >= threshold for score in scores]
+    chosen = torch.zeros(flat.numel(), dtype=torch.bool)
+    if keep > 0:
+        threshold = torch.kthvalue(flat, flat.numel() - keep + 1).values
+        chosen = flat > threshold
+        tied = (flat == threshold).nonzero().flatten()
+        chosen[tied[: keep - int(chosen.sum())]] = True
+    pieces = chosen.split([score.numel() for score in scores])
+    return [mask.view(score.shape) for mask, score in zip(pieces, scores, strict=True)]
 
 
 def _attention_config(model):
@@ -101,15 +109,15 @@ def _structural_masks(model, strategy, targeted):
     layers = _resolve_layers(strategy, count)
     components = set(protection.components)
     present = {weight.component for weight in targeted}
-    for component in components - {FIRST_ATTENTION}:
-        if component not in present:
+    for component in components:
+        needed = "attention" if component == FIRST_ATTENTION else component
+        if needed not in present:
             _fail(strategy, f"protects component {component!r}, which {type(model).__name__} has no targeted weight of")
     heads = {}
     heads_by_layer = {}
     head_count = _attention_config(model)[0] if protection.heads else 0
     for layer, head in protection.heads:
-        if not 0 <= layer < count:
-            _fail(strategy, f"heads layer {layer} is out of range for a model with {count} blocks")
+        layer = _resolve_layer(strategy, layer, count, "heads layer")
         if head >= head_count:
             _fail(strategy, f"head {head} is out of range for a model with {head_count} heads")
         heads_by_layer.setdefault(layer, []).append(head)
@@ -127,9 +135,22 @@ def _structural_masks(model, strategy, targeted):
                 head_mask = _head_mask(model, weight, head)
                 if head_mask is not None:
                     heads[weight.name] = heads.get(weight.name, head_mask) | head_mask
+    for layer in heads_by_layer:
+        if not any(weight.layer == layer and weight.name in heads for weight in targeted):
+            _fail(strategy, f"found no per-head projection in the targeted attention weights of block {layer}")
     for name, mask in heads.items():
         masks[name] = masks.get(name, mask) | mask
     return masks
+
+
+def _check_salience_indices(strategy, salience_indices, params, targeted):
+    """A mask made for another model or strategy must not be applied to this one."""
+    names = {weight.name for weight in targeted}
+    for name, indices in salience_indices.items():
+        if name not in names:
+            _fail(strategy, f"its salience mask names {name!r}, which is not a weight this strategy quantizes")
+        if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= params[name].numel()):
+            _fail(strategy, f"its salience mask indexes outside {name!r} ({params[name].numel()} entries)")
 
 
 def protection_masks(model, strategy, targeted, salience_indices=None):
@@ -151,6 +172,7 @@ def protection_masks(model, strategy, targeted, salience_indices=None):
     if protection.salience is not None:
         if salience_indices is None:
             _fail(strategy, "protects by salience but no salience mask was given (run the salience_mask rule)")
+        _check_salience_indices(strategy, salience_indices, params, targeted)
         for weight in targeted:
             indices = salience_indices.get(weight.name)
             if indices is None:

@@ -45,8 +45,6 @@ def _quantize_linear(strategy, weight, linear, statistics):
         return awq_quantize(linear, statistics[weight.name], bits, group_size, strategy.symmetric)
     if kind == "rtn":
         return round_to_nearest(linear, bits, group_size, strategy.symmetric, per_tensor)
-    if kind == "gptq":
-        return gptq_quantize(linear, statistics[weight.name].hessian, bits, group_size, strategy.symmetric)
     if kind == "gguf":
         return backends.gguf_quantize(linear, strategy.format)
     if kind == "bnb" and strategy.format == "int8":
@@ -60,13 +58,45 @@ def _quantize_linear(strategy, weight, linear, statistics):
     return backends.quanto_quantize(linear, strategy.format, strategy.group_size)
 
 
+def _linear_layout(weight, tensor):
+    """A weight-shaped tensor in nn.Linear's (out, in) layout, and back: GPT-2's Conv1D stores (in, out)."""
+    return tensor if isinstance(weight.module, nn.Linear) else tensor.t()
+
+
 def _quantize(strategy, weight, tensor, statistics):
     if strategy.quantizer == "seed_absmax":
         return seed_absmax_int4(tensor)
-    # GPT-2's Conv1D stores (in, out); every quantizer works on nn.Linear's (out, in).
-    conv1d = not isinstance(weight.module, nn.Linear)
-    dequantized, bits = _quantize_linear(strategy, weight, tensor.t() if conv1d else tensor, statistics)
-    return (dequantized.t() if conv1d else dequantized), bits
+    dequantized, bits = _quantize_linear(strategy, weight, _linear_layout(weight, tensor), statistics)
+    return _linear_layout(weight, dequantized), bits
+
+
+def _gptq_stacked(strategy, weights, params, statistics, masks):
+    """GPTQ of the weights that read the same input (q/k/v, gate/up) as one stacked matrix.
+
+    GPTQ treats rows independently given the input Hessian, so this equals quantizing
+    each weight alone, with one column sweep instead of several. Returns {name: (dequantized, bits)}.
+    """
+    group_size, _ = _grid(strategy)
+    stacks = {}
+    for weight in weights:
+        key = (id(statistics[weight.name]), strategy.bits_for(weight.component))
+        stacks.setdefault(key, []).append(weight)
+    results = {}
+    for (_, bits), members in stacks.items():
+        linears = [_linear_layout(w, params[w.name].data) for w in members]
+        stacked = torch.cat(linears)
+        keep = None
+        if any(w.name in masks for w in members):
+            no_mask = {w.name: torch.zeros_like(params[w.name], dtype=torch.bool) for w in members}
+            keep = torch.cat([_linear_layout(w, masks.get(w.name, no_mask[w.name])) for w in members])
+        hessian = statistics[members[0].name].hessian
+        dequantized, stacked_bits = gptq_quantize(stacked, hessian, bits, group_size, strategy.symmetric, keep=keep)
+        pieces = dequantized.split([linear.shape[0] for linear in linears])
+        for weight, piece in zip(members, pieces, strict=True):
+            # Storage is linear in the row count (codes, then scale and zero per row and group).
+            bits_of_piece = stacked_bits * piece.shape[0] // stacked.shape[0]
+            results[weight.name] = _linear_layout(weight, piece), bits_of_piece
+    return results
 
 
 def _calibration_statistics(model, strategy, targeted, calibration_batches):
@@ -78,10 +108,19 @@ def _calibration_statistics(model, strategy, targeted, calibration_batches):
     return collect_linear_statistics(model, calibration_batches, names, hessian=strategy.quantizer == "gptq")
 
 
-def _account(model, storage_of, protected_of):
-    """Storage totals over all parameters and per component."""
+def _account(model, targeted, storage_of, protected_of):
+    """Storage totals over all parameters and per component.
+
+    targeted: weights the strategy covers; quantized: those not kept whole in FP16.
+    """
     components = {}
-    totals = {"parameters": 0, "quantized_parameters": 0, "protected_parameters": 0, "storage_bits": 0}
+    totals = {
+        "parameters": 0,
+        "targeted_parameters": 0,
+        "quantized_parameters": 0,
+        "protected_parameters": 0,
+        "storage_bits": 0,
+    }
     for weight in weight_map(model):
         bits = storage_of.get(weight.name, UNQUANTIZED_BITS * weight.numel)
         row = components.setdefault(weight.component, {"parameters": 0, "storage_bits": 0})
@@ -89,6 +128,7 @@ def _account(model, storage_of, protected_of):
         row["storage_bits"] += bits
         totals["parameters"] += weight.numel
         totals["storage_bits"] += bits
+        totals["targeted_parameters"] += weight.numel if weight.name in targeted else 0
         totals["quantized_parameters"] += weight.numel if weight.name in storage_of else 0
         totals["protected_parameters"] += protected_of.get(weight.name, 0)
     return {**totals, "bits_per_weight": totals["storage_bits"] / totals["parameters"], "components": components}
@@ -106,22 +146,31 @@ def apply_strategy(model, strategy, salience_indices=None, calibration_batches=N
         raise QuantFairnessError(f"strategy {strategy.name!r} quantizes no weight of {type(model).__name__}")
     if strategy.format == "llm_int8":
         storage_of = backends.use_llm_int8(model, [weight.name for weight in targeted], strategy.threshold)
-        return {"strategy": strategy.name, **_account(model, storage_of, {})}
+        return {"strategy": strategy.name, **_account(model, set(storage_of), storage_of, {})}
     masks = protection_masks(model, strategy, targeted, salience_indices)
-    statistics = _calibration_statistics(model, strategy, targeted, calibration_batches)
     params = dict(model.named_parameters())
     storage_of, protected_of = {}, {}
+    fully_protected = {name for name, mask in masks.items() if bool(mask.all())}
+    to_quantize = [weight for weight in targeted if weight.name not in fully_protected]
+    statistics = _calibration_statistics(model, strategy, to_quantize, calibration_batches)
+    precomputed = {}
+    if strategy.quantizer == "gptq":
+        precomputed = _gptq_stacked(strategy, to_quantize, params, statistics, masks)
     for weight in targeted:
         param = params[weight.name]
         mask = masks.get(weight.name)
-        if mask is not None and bool(mask.all()):
+        if weight.name in fully_protected:
             protected_of[weight.name] = weight.numel
             continue
-        dequantized, bits = _quantize(strategy, weight, param.data, statistics)
+        if weight.name in precomputed:
+            dequantized, bits = precomputed[weight.name]
+        else:
+            dequantized, bits = _quantize(strategy, weight, param.data, statistics)
         if mask is not None:
             dequantized[mask] = param.data[mask]
             bits += patch_bits(mask)
             protected_of[weight.name] = int(mask.sum())
         param.data.copy_(dequantized)
         storage_of[weight.name] = bits
-    return {"strategy": strategy.name, **_account(model, storage_of, protected_of)}
+    names = {weight.name for weight in targeted}
+    return {"strategy": strategy.name, **_account(model, names, storage_of, protected_of)}

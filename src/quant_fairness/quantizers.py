@@ -57,17 +57,14 @@ def _fake_quantize_groups(groups, bits, symmetric):
     return (quantize_codes(groups, scale, zero, bits, symmetric) - zero) * scale
 
 
-def round_to_nearest(weight, bits, group_size=None, symmetric=True, per_tensor=False, input_axis=1):
-    """Round-to-nearest integer quantization of a 2-D weight.
+def round_to_nearest(weight, bits, group_size=None, symmetric=True, per_tensor=False):
+    """Round-to-nearest integer quantization of a 2-D weight in nn.Linear layout (out, in).
 
-    Groups run along the input axis (`input_axis`: 1 for nn.Linear's (out, in), 0 for
-    GPT-2's Conv1D (in, out)); `group_size=None` means one group per output channel and
+    Groups run along the input axis; `group_size=None` means one group per output channel and
     `per_tensor=True` one group for the whole tensor. A last group shorter than
     `group_size` (576 columns in groups of 128) is quantized on its own.
     """
     w = weight.float()
-    if input_axis == 0:
-        w = w.t()
     rows, cols = w.shape
     if per_tensor:
         flat = w.reshape(1, 1, -1)
@@ -81,7 +78,5 @@ def round_to_nearest(weight, bits, group_size=None, symmetric=True, per_tensor=F
             pieces.append(_fake_quantize_groups(w[:, full:].reshape(rows, 1, -1), bits, symmetric).reshape(rows, -1))
         out = torch.cat(pieces, dim=1)
         n_groups = rows * math.ceil(cols / size)
-    if input_axis == 0:
-        out = out.t()
     per_group = SCALE_BITS + (0 if symmetric else bits)
     return out.contiguous().to(weight.dtype), bits * weight.numel() + n_groups * per_group

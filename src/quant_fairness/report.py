@@ -14,6 +14,7 @@ import jinja2
 import yaml
 
 from quant_fairness.atomic import atomic_path
+from quant_fairness.config import experiment_models
 from quant_fairness.provenance import read_provenance
 from quant_fairness.tables import read_tsv
 
@@ -104,8 +105,8 @@ def _experiments(config, models):
     for name, plan in config["experiments"].items():
         rows = [
             {"model": model, **by_model[model][strategy]}
-            for model in config["models"]
-            if model in by_model and model in plan.get("models", config["models"])
+            for model in experiment_models(config, plan)
+            if model in by_model
             for strategy in plan["strategies"]
         ]
         if rows:

@@ -9,7 +9,8 @@ Methods (the seeds' "language-guided selection", made explicit):
 - activation: |w| · ‖x‖ per input channel (Wanda-style), matrix weights only.
 Each language's salience is divided by its total, so a language with more tokens does
 not outweigh the others; `languages: low` averages the low-resource group, `contrast`
-takes low minus high (what matters to the low group beyond what matters to all).
+takes the low group's mean minus the high group's (what matters to the low group more
+than to the high one).
 """
 
 import torch
@@ -17,6 +18,7 @@ from torch import nn
 
 from quant_fairness.calibrated import collect_linear_statistics
 from quant_fairness.corpus import first_segments
+from quant_fairness.errors import QuantFairnessError
 from quant_fairness.evaluate import batch_nll, calibration_batches
 from quant_fairness.protection import top_percent_masks
 from quant_fairness.quantize import targeted_weights
@@ -78,14 +80,17 @@ def weight_salience(model, batches, targeted, method):
 def _language_weights(salience_spec, groups):
     """Weight of each language in the combined salience (negative for the contrast's high group)."""
     low, high = groups["low"], groups["high"]
-    if salience_spec.languages == "low":
-        return {lang: 1 / len(low) for lang in low}
-    if salience_spec.languages == "high":
-        return {lang: 1 / len(high) for lang in high}
-    if salience_spec.languages == "contrast":
-        return {**{lang: 1 / len(low) for lang in low}, **{lang: -1 / len(high) for lang in high}}
-    every = sorted({*low, *high})
-    return {lang: 1 / len(every) for lang in every}
+    parts = {
+        "low": [(low, 1)],
+        "high": [(high, 1)],
+        "contrast": [(low, 1), (high, -1)],
+        "all": [(sorted({*low, *high}), 1)],
+    }[salience_spec.languages]
+    weights = {}
+    for members, sign in parts:
+        for lang in members:
+            weights[lang] = weights.get(lang, 0.0) + sign / len(members)
+    return weights
 
 
 def salience_mask(model, tokenizer, rows, strategy, groups, batch_tokens=1024):
@@ -99,8 +104,14 @@ def salience_mask(model, tokenizer, rows, strategy, groups, batch_tokens=1024):
     shares = []
     for lang, weight_of_lang in sorted(_language_weights(spec, groups).items()):
         chosen = first_segments(rows, [lang], spec.segments)
+        if not chosen:
+            raise QuantFairnessError(f"strategy {strategy.name!r}: no calibration segments in language {lang!r}")
         salience = weight_salience(model, calibration_batches(tokenizer, chosen, batch_tokens), targeted, spec.method)
-        total = sum(float(score.sum(dtype=torch.float64)) for score in salience.values()) or 1.0
+        total = sum(float(score.sum(dtype=torch.float64)) for score in salience.values())
+        if total == 0:
+            raise QuantFairnessError(
+                f"strategy {strategy.name!r}: {spec.method} salience is zero everywhere in {lang!r}"
+            )
         for weight in targeted:
             score = salience[weight.name]
             combined[weight.name] += weight_of_lang * score.flatten() / total

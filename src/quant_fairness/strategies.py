@@ -24,7 +24,8 @@ of every decoder block), the usual weight-only practice.
 
 `protect` keys combine by union: `top_percent` (largest |w| over all targeted weights,
 or per tensor with `scope: tensor`), `layers` (block indices, negative from the end),
-`depths` (relative depth 0..1, so a set transfers across models of different depth),
+`depths` (relative depth d = index / blocks, so a set transfers across depths: 0, 0.75, 1
+are GPT-2's L0, L9, L11 of 12 and SmolLM2's L0, L22, L29 of 30),
 `components` (plus `first_attention`), `heads` ([{layer: 0, heads: [0, 1]}]), and
 `salience` (a mask computed from calibration text by the `salience_mask` rule).
 
@@ -47,6 +48,7 @@ QUANTO_FORMATS = ("qint8", "qint4")
 SALIENCE_METHODS = ("gradient", "fisher", "activation")
 # Which calibration languages a salience mask is measured on; contrast = low minus high.
 SALIENCE_LANGUAGES = ("low", "high", "all", "contrast")
+CALIBRATION_SEGMENTS = 8  # per language, default for GPTQ/AWQ statistics and salience
 
 QUANTIZER_FIELDS = {
     "seed_absmax": (),
@@ -68,7 +70,7 @@ class Salience:
     method: str
     languages: str
     top_percent: float
-    segments: int = 8  # calibration segments per language
+    segments: int = CALIBRATION_SEGMENTS
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ class Strategy:
     targets: tuple = ("attention", "mlp")
     component_bits: tuple = ()  # (component, bits) pairs that override `bits`
     protection: Protection = field(default_factory=Protection)
-    calibration_segments: int = 8  # per language, for GPTQ and AWQ statistics
+    calibration_segments: int = CALIBRATION_SEGMENTS
 
     @property
     def needs_calibration(self):
@@ -137,6 +139,18 @@ def _positive_int(name, key, value):
     return value
 
 
+def _list(name, key, values):
+    if not isinstance(values, list):
+        _fail(name, f"{key} {values!r} must be a list")
+    return tuple(values)
+
+
+def _bool(name, key, value):
+    if not isinstance(value, bool):
+        _fail(name, f"{key} {value!r} must be true or false")
+    return value
+
+
 def _int_list(name, key, values):
     if not isinstance(values, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in values):
         _fail(name, f"{key} {values!r} must be a list of integers")
@@ -150,7 +164,7 @@ def _parse_heads(name, entries):
     for entry in entries:
         if not isinstance(entry, dict) or set(entry) != {"layer", "heads"}:
             _fail(name, f"protect.heads entry {entry!r} must be {{layer: L, heads: [h, ...]}}")
-        layer = _int_list(name, "protect.heads.layer", [entry["layer"]])[0]
+        layer = _int_list(name, "protect.heads.layer", [entry["layer"]])[0]  # negative: from the end
         for head in _int_list(name, "protect.heads.heads", entry["heads"]):
             if head < 0:
                 _fail(name, f"protect.heads head {head} must be ≥ 0")
@@ -171,7 +185,7 @@ def _parse_salience(name, spec):
         method=_one_of(name, "protect.salience.method", spec["method"], SALIENCE_METHODS),
         languages=_one_of(name, "protect.salience.languages", spec.get("languages", "all"), SALIENCE_LANGUAGES),
         top_percent=_percent(name, "protect.salience.top_percent", spec["top_percent"]),
-        segments=_positive_int(name, "protect.salience.segments", spec.get("segments", 8)),
+        segments=_positive_int(name, "protect.salience.segments", spec.get("segments", CALIBRATION_SEGMENTS)),
     )
 
 
@@ -181,11 +195,11 @@ def parse_protection(name, spec):
         _fail(name, f"protect {spec!r} must be a mapping with keys from {list(PROTECT_FIELDS)}")
     for key in spec:
         _one_of(name, "protect key", key, PROTECT_FIELDS)
-    depths = tuple(spec.get("depths", ()))
+    depths = _list(name, "protect.depths", spec.get("depths", []))
     for depth in depths:
         if isinstance(depth, bool) or not isinstance(depth, int | float) or not 0 <= depth <= 1:
             _fail(name, f"protect.depths value {depth!r} must be a relative depth in [0, 1]")
-    components = tuple(spec.get("components", ()))
+    components = _list(name, "protect.components", spec.get("components", []))
     for component in components:
         _one_of(name, "protect component", component, (*COMPONENTS, FIRST_ATTENTION))
     top = spec.get("top_percent")
@@ -218,15 +232,17 @@ def parse_strategy(name, spec):
     if not isinstance(spec, dict):
         _fail(name, f"spec {spec!r} must be a mapping")
     quantizer = _one_of(name, "quantizer", spec.get("quantizer"), tuple(QUANTIZER_FIELDS))
-    allowed = (*COMMON_FIELDS, *QUANTIZER_FIELDS[quantizer])
+    # The seed protocol fixes its targets (every weight) and precision, and reads no calibration text.
+    common = ("quantizer", "protect") if quantizer == "seed_absmax" else COMMON_FIELDS
+    allowed = (*common, *QUANTIZER_FIELDS[quantizer])
     for key in spec:
         if key not in allowed:
             _fail(name, f"key {key!r} does not apply to quantizer {quantizer!r}; expected one of {list(allowed)}")
     protection = parse_protection(name, spec.get("protect", {}))
-    segments = _positive_int(name, "calibration_segments", spec.get("calibration_segments", 8))
+    segments = _positive_int(name, "calibration_segments", spec.get("calibration_segments", CALIBRATION_SEGMENTS))
     if quantizer == "seed_absmax":
         return Strategy(name, quantizer, 4, "tensor", symmetric=True, targets=("seed",), protection=protection)
-    targets = tuple(spec.get("targets", ("attention", "mlp")))
+    targets = _list(name, "targets", spec.get("targets", ["attention", "mlp"]))
     for target in targets:
         _one_of(name, "target", target, COMPONENTS)
     fields = {"targets": targets, "protection": protection, "calibration_segments": segments}
@@ -243,7 +259,7 @@ def parse_strategy(name, spec):
         fields["granularity"] = _one_of(name, "granularity", spec.get("granularity", "group"), GRANULARITIES)
         if quantizer == "gptq" and fields["granularity"] == "tensor":
             _fail(name, "GPTQ quantizes per channel or per group, not per tensor")
-        fields["symmetric"] = bool(spec.get("symmetric", True))
+        fields["symmetric"] = _bool(name, "symmetric", spec.get("symmetric", True))
     if "group_size" in QUANTIZER_FIELDS[quantizer]:
         default = 64 if quantizer == "hqq" else 128
         fields["group_size"] = _positive_int(name, "group_size", spec.get("group_size", default))
@@ -253,7 +269,9 @@ def parse_strategy(name, spec):
             _fail(name, f"threshold {threshold!r} must be a number ≥ 0")
         fields["threshold"] = float(threshold)
     if quantizer == "rtn":
-        fields["awq"] = bool(spec.get("awq", False))
+        fields["awq"] = _bool(name, "awq", spec.get("awq", False))
+        if fields["awq"] and fields["granularity"] == "tensor":
+            _fail(name, "AWQ scales per input channel within groups or channels, not per tensor")
     if fields.get("format") == "llm_int8" and not protection.is_empty:
         _fail(name, "LLM.int8() swaps whole modules; it cannot keep individual weights in FP16 (drop protect)")
     return Strategy(name, quantizer, **fields)
