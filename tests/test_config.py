@@ -84,4 +84,4 @@ def test_experiments_plan_each_run_once_and_follow_the_model_list():
     assert ("gemma-3-270m", "bnb_nf4") in runs
     only_gemma = {**config, "models": ["gemma-3-270m"]}
     assert {model for model, _ in planned_runs(only_gemma)} == {"gemma-3-270m"}
-    assert model_strategies(only_gemma, "gemma-3-270m")[:3] == ["seed_absmax_int4", "rtn_int4_g128", "rtn_int8_channel"]
+    assert model_strategies(only_gemma, "gemma-3-270m")[:3] == ["seed_absmax_int4", "rtn_int4_g32", "rtn_int8_channel"]

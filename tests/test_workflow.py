@@ -136,9 +136,16 @@ def test_rerun_is_a_no_op_and_forced_rerun_is_byte_identical(run):
     dry = snakemake(run, "-n")
     assert dry.returncode == 0
     assert "Nothing to be done" in dry.stdout + dry.stderr
-    tables = ["results/scores/smollm2-135m/rtn_int4_g128.tsv", "results/disparity/smollm2-135m.tsv"]
+    tables = [
+        "results/scores/smollm2-135m/rtn_int4_g128.tsv",
+        "results/scores/smollm2-135m/gptq_int4_g32.tsv",
+        "results/scores/smollm2-135m/seed_guided_low5.tsv",
+        "resources/masks/smollm2-135m/seed_guided_low5.safetensors",
+        "results/salience/smollm2-135m/seed_guided_low5.tsv",
+        "results/disparity/smollm2-135m.tsv",
+    ]
     before = {t: (run / t).read_bytes() for t in tables}
-    forced = snakemake(run, "--forcerun", "quantize_evaluate")
+    forced = snakemake(run, "--forcerun", "salience_mask", "quantize_evaluate")
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert {t: (run / t).read_bytes() for t in tables} == before
 

@@ -11,7 +11,8 @@ rule model:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/model/{model}.log",
-    threads: MODEL_THREADS
+    # Dequantizing GGUF and saving safetensors is single-threaded: both models prepare at once.
+    threads: 1
     resources:
         mem_mb=12000,
     script:
