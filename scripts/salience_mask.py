@@ -1,6 +1,8 @@
 """Snakemake script: the salience-selected protection mask of one model and strategy,
 measured on the calibration split (rule `salience_mask`)."""
 
+import json
+
 from safetensors.torch import save_file
 
 from quant_fairness.atomic import atomic_path
@@ -31,5 +33,7 @@ log.info(
     sum(int(index.numel()) for index in indices.values()),
 )
 with atomic_path(snakemake.output.mask) as path:
-    save_file(indices, str(path), metadata={"method": spec.method, "languages": spec.languages})
+    # One metadata key: safetensors writes the metadata map in a different order each process.
+    salience = json.dumps({"method": spec.method, "languages": spec.languages}, sort_keys=True)
+    save_file(indices, str(path), metadata={"salience": salience})
 write_tsv(snakemake.output.shares, [{"model": snakemake.wildcards.model, **row} for row in shares], SALIENCE_COLUMNS)
