@@ -4,10 +4,12 @@
     snakemake --cores 2 --config models=[smollm2-135m]    # one model
     snakemake --cores 2 results/figures/delta_bpb.png     # one figure
     snakemake --cores 2 baseline_all                      # one stage
+    snakemake --cores 2 statistics_all                    # comparisons, correlation, seed claims
 """
 
 from pathlib import Path
 
+from quant_fairness.claims import load_claims
 from quant_fairness.config import check_config
 from quant_fairness.errors import QuantFairnessError
 
@@ -17,6 +19,7 @@ configfile: "config.yaml"
 
 try:
     check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+    load_claims(Path(workflow.basedir) / config["claims"])
 except QuantFairnessError as error:
     raise SystemExit(f"quant-fairness: {error}")
 
@@ -31,7 +34,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/quantize.smk"
-include: "workflow/rules/analysis.smk"
+include: "workflow/rules/statistics.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -12,5 +12,11 @@ context = report_context(
     snakemake.input.stats,
     snakemake.input.models,
     snakemake.params.config,
+    {
+        "claims": snakemake.input.claims,
+        "ranking": snakemake.input.ranking,
+        "correlation": snakemake.input.correlation,
+        "noise_floor": snakemake.input.noise_floor,
+    },
 )
 render_report(snakemake.input.template, context, Path(snakemake.input.figure).parent, snakemake.output[0])

@@ -19,6 +19,8 @@ name = snakemake.wildcards.get("strategy", BASELINE)
 strategy = None if name == BASELINE else parse_strategy(name, snakemake.params.spec)
 languages = snakemake.params.languages
 rows = read_split(snakemake.input.split, languages)
+if snakemake.params.get("segments"):  # the noise-floor rescoring uses the first segments only
+    rows = first_segments(rows, languages, snakemake.params.segments)
 salience_indices = load_file(snakemake.input.mask) if "mask" in snakemake.input.keys() else None
 calibration_rows = None
 if "calibration" in snakemake.input.keys():

@@ -79,3 +79,17 @@ def tiny_model_dir(tmp_path):
     tiny_model("llama").save_pretrained(folder)
     tiny_tokenizer().save_pretrained(folder)
     return folder
+
+
+def _score_rows(nll_by_lang, tokens=25, n_bytes=100, strategy="s"):
+    """Per-segment score rows in the layout of results/scores/, with ids 000, 001, ..."""
+    return [
+        {"model": "m", "strategy": strategy, "lang": lang, "id": f"{i:03d}", "tokens": tokens, "bytes": n_bytes, "nll": nll}
+        for lang, values in nll_by_lang.items()
+        for i, nll in enumerate(values)
+    ]
+
+
+@pytest.fixture
+def score_rows():
+    return _score_rows

@@ -46,6 +46,9 @@ BAD = [
     (lambda c: c["corpus"]["splits"].update(test=0), "config corpus.splits.test"),
     (lambda c: c.update(reference_language="ko"), "reference_language 'ko'"),
     (lambda c: c.update(colour="blue"), "colour"),
+    (lambda c: c["stats"].update(noise_floor_dtype="float32"), "stats.noise_floor_dtype 'float32' equals evaluation"),
+    (lambda c: c["stats"]["seed_protocol"].update(segments=0), "config stats.seed_protocol.segments"),
+    (lambda c: c["resource_levels"].update(seed={"en": "high"}), "config resource_levels.seed.en"),
 ]
 
 

@@ -6,12 +6,19 @@ from pathlib import Path
 
 import numpy as np
 
+from quant_fairness.claims import COLUMNS as CLAIM_COLUMNS
+from quant_fairness.claims import claim_rows, parse_claim, protocols
+from quant_fairness.comparison import RANKING_COLUMNS, compare_strategies
+from quant_fairness.correlation import COLUMNS as CORRELATION_COLUMNS
+from quant_fairness.correlation import correlation_rows
 from quant_fairness.disparity import COLUMNS, disparity_rows
+from quant_fairness.paired import paired_scores
 from quant_fairness.provenance import PROVENANCE
 from quant_fairness.report import render_report, report_context
 from quant_fairness.tables import write_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
+GROUPS = {"high": ["en"], "low": ["he"]}
 
 
 def _scores(shift, rng):
@@ -23,20 +30,51 @@ def _scores(shift, rng):
     return [{**r, "nll": r["nll"]} for r in rows], [{**r, "nll": r["q"]} for r in rows]
 
 
+def _statistics(tmp_path, scores):
+    """The statistics tables of the real rules, written for `scores`."""
+    comparisons, ranking = compare_strategies("tiny", scores, GROUPS, "en", 0.001, 100, 0)
+    write_tsv(tmp_path / "ranking.tsv", ranking, RANKING_COLUMNS)
+    correlation = correlation_rows("tiny", scores, {"seed": {"en": 1.0, "he": 0.15}}, 100, 100, 0)
+    write_tsv(tmp_path / "correlation.tsv", correlation, CORRELATION_COLUMNS)
+    claims = [
+        parse_claim(
+            {"id": "lr_worse", "source": "001.txt", "sentence": "LR | worse", "predicate": "disparity(lossy) > 1"}
+        )
+    ]
+    rows = claim_rows(
+        claims,
+        {"tiny": scores},
+        protocols(GROUPS, {"groups": GROUPS, "segments": 1}),
+        "en",
+        {"tiny": 0.001},
+        {},
+        100,
+        100,
+        0,
+    )
+    write_tsv(tmp_path / "claims.tsv", rows, CLAIM_COLUMNS)
+    write_tsv(
+        tmp_path / "floor.tsv",
+        [
+            {"model": "tiny", "scope": "en", "metric": "bpb_shift", "value": 0.0004},
+            {"model": "tiny", "scope": "floor", "metric": "noise_floor_bpb", "value": 0.0004},
+        ],
+        ("model", "scope", "metric", "value"),
+    )
+    return {
+        "claims": tmp_path / "claims.tsv",
+        "ranking": [tmp_path / "ranking.tsv"],
+        "correlation": [tmp_path / "correlation.tsv"],
+        "noise_floor": [tmp_path / "floor.tsv"],
+    }
+
+
 def test_report_marks_reference_and_undefined_ratios(tmp_path):
     rng = np.random.default_rng(0)
     baseline, lossy = _scores({"en": 1.0, "he": 4.0}, rng)
     _, lossless_en = _scores({"en": 0.0, "he": 4.0}, np.random.default_rng(0))
-    rows = disparity_rows(
-        "tiny",
-        baseline,
-        {"lossy": lossy, "en_lossless": lossless_en},
-        {"high": ["en"], "low": ["he"]},
-        "en",
-        0.001,
-        100,
-        0,
-    )
+    scores = paired_scores(baseline, {"lossy": lossy, "en_lossless": lossless_en})
+    rows = disparity_rows("tiny", scores, GROUPS, "en", 0.001, 100, 0)
     write_tsv(tmp_path / "tiny.tsv", rows, COLUMNS)
     for strategy in ("lossy", "en_lossless"):
         (tmp_path / f"{strategy}.json").write_text(
@@ -62,7 +100,13 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
         "languages": ["en", "he"],
         "reference_language": "en",
         "groups": {"high": ["en"], "low": ["he"]},
-        "stats": {"bootstrap_resamples": 100, "noise_floor_bpb": 0.001},
+        "stats": {
+            "bootstrap_resamples": 100,
+            "ci_level": 0.95,
+            "noise_floor_dtype": "bfloat16",
+            "seed_protocol": {"groups": GROUPS, "segments": 1},
+        },
+        "evaluation": {"dtype": "float32"},
         "corpus": {"source": "plain"},
     }
     context = report_context(
@@ -71,6 +115,7 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
         tmp_path / "stats.tsv",
         [model_dir],
         config,
+        _statistics(tmp_path, scores),
         root=ROOT,
     )
     (tmp_path / "delta_bpb.png").write_bytes((ROOT / "tests/data/one_pixel.png").read_bytes())
@@ -84,3 +129,7 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
     assert ">reference</td>" in html
     assert "Experiment <code>headline</code>" in html and 'right;">10</td>' in html  # 1 of 10 protected
     assert "data:image/png;base64," in html
+    # The statistics: the claim with both protocols' verdicts, the ranking, the noise floor.
+    assert "<code>lr_worse</code>: LR / worse" in html and "<strong>holds</strong>" in html
+    assert "Ranking of tiny’s strategies" in html or "Ranking of tiny's strategies" in html
+    assert "4.00e-04" in html

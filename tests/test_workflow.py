@@ -112,7 +112,7 @@ def test_disparity_measures_what_the_quantizers_did(run):
         assert seed > rtn > 0, lang  # the seed's per-tensor INT4 is far cruder than g128
         row = value[("rtn_int4_g128", lang, "delta_bpb")]
         assert float(row["ci_low"]) <= rtn <= float(row["ci_high"])
-    # English loses far more than the 0.001 bits/byte noise floor under both quantizers, so
+    # English loses far more than the measured noise floor under both quantizers, so
     # both group ratios are defined; the seed quantizer's loss is large enough that no
     # resample of 8 verses undoes it, so its intervals exist and bracket the estimate.
     for metric in ("seed_disparity", "robust_disparity"):
@@ -120,6 +120,34 @@ def test_disparity_measures_what_the_quantizers_did(run):
             assert value[(strategy, "disparity", metric)]["value"] != "NA", (strategy, metric)
         row = value[("seed_absmax_int4", "disparity", metric)]
         assert float(row["ci_low"]) <= float(row["value"]) <= float(row["ci_high"]), metric
+
+
+@pytest.mark.slow
+def test_statistics_need_only_the_score_tables(run):
+    statistics = ["noise_floor", "disparity", "compare_strategies", "resource_correlation", "claims"]
+    dry = snakemake(run, "-n", "--forcerun", *statistics, "--", "statistics_all")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    job_stats = (dry.stdout + dry.stderr).split("Job stats:")[-1].split("Reasons:")[0].splitlines()[3:]
+    jobs = {line.split()[0] for line in job_stats if line.strip() and not line.startswith("total")}
+    assert jobs == {*statistics, "statistics_all"}
+
+
+@pytest.mark.slow
+def test_noise_floor_and_claims_come_from_the_run(run):
+    floor = {(r["scope"], r["metric"]): float(r["value"]) for r in read_tsv(run / "results/noise_floor/smollm2-135m.tsv")}
+    shifts = [abs(floor[(lang, "bpb_shift")]) for lang in LANGS]
+    assert floor[("floor", "noise_floor_bpb")] == max(shifts) > 0  # bfloat16 does move BPB
+    claims = read_tsv(run / "results/statistics/claims.tsv")
+    expected = len(yaml.safe_load((ROOT / "config/claims.yaml").read_text())["claims"]) * 2
+    assert len(claims) == expected  # every claim, one model, two protocols
+    for row in claims:
+        assert row["verdict"] in {"holds", "does not hold", "undefined"}
+        if row["verdict"] == "undefined":
+            assert (row["support"], row["values"]) == ("NA", "NA") and row["note"]
+    by_key = {(r["claim"], r["protocol"]): r for r in claims}
+    # seed_gateway is not in the tiny run; seed_keep5 is.
+    assert by_key[("gateway_below_one", "robust")]["note"] == "strategy seed_gateway was not run on this model"
+    assert by_key[("keep5_reduces_disparity", "robust")]["verdict"] != "undefined"
 
 
 @pytest.mark.slow
@@ -143,6 +171,11 @@ def test_rerun_is_a_no_op_and_forced_rerun_is_byte_identical(run):
         "resources/masks/smollm2-135m/seed_guided_low5.safetensors",
         "results/salience/smollm2-135m/seed_guided_low5.tsv",
         "results/disparity/smollm2-135m.tsv",
+        "results/noise_floor/smollm2-135m.tsv",
+        "results/statistics/smollm2-135m/comparisons.tsv",
+        "results/statistics/smollm2-135m/ranking.tsv",
+        "results/statistics/smollm2-135m/correlation.tsv",
+        "results/statistics/claims.tsv",
     ]
     before = {t: (run / t).read_bytes() for t in tables}
     forced = snakemake(run, "--forcerun", "salience_mask", "quantize_evaluate")
@@ -221,7 +254,7 @@ def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model
             "splits": {"calibration": 2, "selection": 2, "test": 4},
             "seed": 0,
         },
-        "stats": {"bootstrap_resamples": 50, "ci_level": 0.95, "seed": 0, "noise_floor_bpb": 0.001},
+        "stats": {"bootstrap_resamples": 50},
     }
     make_workdir(work, overlay)
     (work / "plain.yaml").write_text(json.dumps(overlay))

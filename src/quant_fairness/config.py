@@ -52,6 +52,11 @@ def check_config(config, schema_path):
                 raise QuantFairnessError(f"groups.{group}: language {lang!r} is not in languages {languages}")
     if config["reference_language"] not in languages:
         raise QuantFairnessError(f"reference_language {config['reference_language']!r} is not in languages {languages}")
+    if config["stats"]["noise_floor_dtype"] == config["evaluation"]["dtype"]:
+        raise QuantFairnessError(
+            f"stats.noise_floor_dtype {config['stats']['noise_floor_dtype']!r} equals evaluation.dtype: "
+            "the noise floor compares two different numerics (float32 and bfloat16)"
+        )
     for model in config["models"]:
         if model not in config["model_sources"]:
             raise QuantFairnessError(

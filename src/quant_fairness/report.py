@@ -1,7 +1,7 @@
 """The run's report: result tables injected into a jinja2 Markdown template, rendered by
 pandoc to one self-contained HTML file (figures embedded, nothing fetched).
 
-    context = report_context(disparity_tables, storage_files, corpus_stats, model_dirs, config)
+    context = report_context(disparity_tables, storage_files, corpus_stats, model_dirs, config, statistics)
     render_report("report/report.md.j2", context, "results/figures", "results/report/report.html")
 """
 
@@ -114,7 +114,46 @@ def _experiments(config, models):
     return tables
 
 
-def report_context(disparity_paths, storage_paths, stats_path, model_dirs, config, root="."):
+def _claims(path):
+    """One row per claim and model, the seed and the robust protocol side by side."""
+    rows = {}
+    for row in read_tsv(path):
+        entry = rows.setdefault((row["claim"], row["model"]), {"claim": row["claim"], "model": row["model"]})
+        entry.update(source=row["source"], sentence=row["sentence"], predicate=row["predicate"])
+        entry[row["protocol"]] = row
+    return list(rows.values())
+
+
+def _ranking(path):
+    return [
+        {**row, "shown": with_ci(row)} for row in read_tsv(path) if row["metric"] == "robust_disparity"
+    ]
+
+
+def _correlation(path, strategies):
+    """ΔBPB against each predictor, for the headline strategies: Pearson and Spearman side by side."""
+    table = {}
+    for row in read_tsv(path):
+        if row["metric"] != "delta_bpb" or row["strategy"] not in strategies:
+            continue
+        entry = table.setdefault((row["strategy"], row["predictor"]), {**row})
+        shown = with_ci(row) if row["value"] != "NA" else "undefined"
+        p_value = "" if row["p_value"] == "NA" else f" (p = {number(row['p_value'])})"
+        entry[row["method"]] = shown + p_value
+    return list(table.values())
+
+
+def _noise_floor(path):
+    rows = read_tsv(path)
+    return {
+        "floor": number(rows[-1]["value"]),
+        "shifts": [{"lang": row["scope"], "shift": number(row["value"])} for row in rows if row["metric"] == "bpb_shift"],
+    }
+
+
+def report_context(disparity_paths, storage_paths, stats_path, model_dirs, config, statistics, root="."):
+    """`statistics`: {"claims": path, "ranking": [paths], "correlation": [paths], "noise_floor": [paths]},
+    the per-model lists in the order of `disparity_paths`."""
     storage = {}
     for path in storage_paths:
         entry = json.loads(Path(path).read_text())
@@ -126,6 +165,13 @@ def report_context(disparity_paths, storage_paths, stats_path, model_dirs, confi
         provenance = read_provenance(model_dir)
         section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
         models.append({"name": name, "provenance": provenance, **section})
+    headline = next(iter(config["experiments"].values()))["strategies"]
+    for model, ranking, correlation, noise_floor in zip(
+        models, statistics["ranking"], statistics["correlation"], statistics["noise_floor"], strict=True
+    ):
+        model.update(
+            ranking=_ranking(ranking), correlation=_correlation(correlation, headline), noise_floor=_noise_floor(noise_floor)
+        )
     return {
         "version": git_version(root),
         "config_hash": config_hash(config),
@@ -134,6 +180,7 @@ def report_context(disparity_paths, storage_paths, stats_path, model_dirs, confi
         "corpus_stats": [r for r in read_tsv(stats_path) if r["split"] == "test"],
         "models": models,
         "experiments": _experiments(config, models),
+        "claims": _claims(statistics["claims"]),
     }
 
 

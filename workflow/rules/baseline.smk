@@ -22,3 +22,26 @@ rule baseline:
 rule baseline_all:
     input:
         expand("results/scores/{model}/baseline.tsv", model=MODELS),
+
+
+rule baseline_numerics:
+    # The same model and text in a second dtype: only the numerics change (the noise floor).
+    input:
+        model="resources/models/{model}",
+        split="resources/corpus/test.jsonl",
+        library=library("score.py"),
+    output:
+        scores=f"results/scores/{{model}}/baseline_{NOISE_FLOOR_DTYPE}.tsv",
+    params:
+        languages=config["languages"],
+        evaluation={**config["evaluation"], "dtype": NOISE_FLOOR_DTYPE},
+        segments=config["stats"]["noise_floor_segments"],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/baseline/{model}_numerics.log",
+    threads: MODEL_THREADS
+    resources:
+        mem_mb=8000,
+    script:
+        "../../scripts/score.py"

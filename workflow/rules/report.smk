@@ -24,6 +24,10 @@ rule report:
         stats="results/corpus/stats.tsv",
         models=expand("resources/models/{model}", model=MODELS),
         figure="results/figures/delta_bpb.png",
+        claims="results/statistics/claims.tsv",
+        ranking=expand("results/statistics/{model}/ranking.tsv", model=MODELS),
+        correlation=expand("results/statistics/{model}/correlation.tsv", model=MODELS),
+        noise_floor=expand("results/noise_floor/{model}.tsv", model=MODELS),
         library=library("render_report.py"),
     output:
         report("results/report/report.html", caption="../report/report.rst", category="Report"),
