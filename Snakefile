@@ -17,9 +17,12 @@ from quant_fairness.errors import QuantFairnessError
 configfile: "config.yaml"
 
 
+# Relative to the workflow's folder, so the shipped claims are found from any working directory.
+CLAIMS_FILE = str(Path(workflow.basedir) / config.get("claims", ""))
+
 try:
     check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
-    load_claims(Path(workflow.basedir) / config["claims"])
+    load_claims(CLAIMS_FILE, config["strategy_specs"])
 except QuantFairnessError as error:
     raise SystemExit(f"quant-fairness: {error}")
 

@@ -21,7 +21,9 @@ rows = claim_rows(
     model_scores,
     protocols(snakemake.params.groups, stats["seed_protocol"]),
     reference=snakemake.params.reference,
-    noise_floor={model: read_noise_floor(path) for model, path in zip(models, snakemake.input.noise_floors, strict=True)},
+    noise_floor={
+        model: read_noise_floor(path) for model, path in zip(models, snakemake.input.noise_floors, strict=True)
+    },
     resource_levels=snakemake.params.resource_levels,
     resamples=stats["bootstrap_resamples"],
     permutations=stats["permutation_resamples"],

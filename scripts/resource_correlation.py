@@ -2,6 +2,7 @@
 (rule `resource_correlation`)."""
 
 from quant_fairness.correlation import COLUMNS, correlation_rows
+from quant_fairness.noise_floor import read_noise_floor
 from quant_fairness.paired import load_paired
 from quant_fairness.runlog import start_job
 from quant_fairness.tables import write_tsv
@@ -12,6 +13,7 @@ rows = correlation_rows(
     snakemake.wildcards.model,
     load_paired(snakemake.input.baseline, snakemake.input.strategies),
     snakemake.params.resource_levels,
+    noise_floor=read_noise_floor(snakemake.input.noise_floor),
     resamples=stats["bootstrap_resamples"],
     permutations=stats["permutation_resamples"],
     seed=stats["seed"],

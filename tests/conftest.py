@@ -84,7 +84,15 @@ def tiny_model_dir(tmp_path):
 def _score_rows(nll_by_lang, tokens=25, n_bytes=100, strategy="s"):
     """Per-segment score rows in the layout of results/scores/, with ids 000, 001, ..."""
     return [
-        {"model": "m", "strategy": strategy, "lang": lang, "id": f"{i:03d}", "tokens": tokens, "bytes": n_bytes, "nll": nll}
+        {
+            "model": "m",
+            "strategy": strategy,
+            "lang": lang,
+            "id": f"{i:03d}",
+            "tokens": tokens,
+            "bytes": n_bytes,
+            "nll": nll,
+        }
         for lang, values in nll_by_lang.items()
         for i, nll in enumerate(values)
     ]

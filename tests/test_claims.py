@@ -1,7 +1,6 @@
 """Seed claims as predicates: parsed strictly, evaluated under the seed and the robust
 protocol, flipping when the data flips, and undefined (never a number) when they must be."""
 
-import ast
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +50,7 @@ def _check(claims, scores, resamples=400):
         ("disparity(a.b) < 1", "arguments are names, got 'a.b'"),
         ("disparity(a) < 'one'", "cannot evaluate \"'one'\""),
         ("disparity(a) <", "predicate is not an expression"),
+        ("max() < 1", "max() needs at least one quantity"),
     ],
 )
 def test_malformed_predicates_are_refused_in_one_line(predicate, message):
@@ -74,18 +74,24 @@ def test_malformed_claim_files_are_refused(tmp_path):
         load_claims(tmp_path / "keys.yaml")
 
 
-def test_shipped_claims_name_only_defined_strategies():
-    specs = {**yaml.safe_load((ROOT / "config.yaml").read_text())["strategy_specs"]}
-    specs.update(yaml.safe_load((ROOT / "config/full.yaml").read_text())["strategy_specs"])
-    claims = load_claims(ROOT / "config/claims.yaml")
-    seeds = {path.name for path in (ROOT.parent / "shared/seeds").glob("*.txt")}
-    for claim in claims:
-        calls = [node for node in ast.walk(claim.tree) if isinstance(node, ast.Call) and node.args]
-        for call in calls:
-            if call.func.id not in ("max", "min"):
-                assert call.args[0].id in specs, (claim.id, call.args[0].id)
-        if seeds:  # the seed notes sit beside the checkout
-            assert claim.source in seeds, claim.source
+def test_claims_naming_an_undefined_strategy_are_refused(tmp_path):
+    entry = {"id": "x", "source": "s", "sentence": "t", "predicate": "disparity(seed_kep5) < 1"}
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump({"claims": [entry]}))
+    with pytest.raises(QuantFairnessError, match="claim 'x' names undefined strategy 'seed_kep5'"):
+        load_claims(tmp_path / "typo.yaml", {"seed_keep5": {}})
+
+
+def test_shipped_claims_name_defined_strategies():
+    specs = yaml.safe_load((ROOT / "config.yaml").read_text())["strategy_specs"]
+    assert load_claims(ROOT / "config/claims.yaml", specs)
+
+
+def test_shipped_claims_quote_their_seed_note_verbatim():
+    seeds = ROOT.parent / "shared/seeds"
+    if not seeds.is_dir():
+        pytest.skip(f"the seed notes are not beside this checkout ({seeds})")
+    for claim in load_claims(ROOT / "config/claims.yaml"):
+        assert claim.sentence in (seeds / claim.source).read_text(encoding="utf-8"), claim.id
 
 
 def test_a_claim_flips_when_the_data_flips(score_rows):
@@ -141,15 +147,53 @@ def test_undefined_quantities_give_undefined_claims_with_no_number(tmp_path, sco
         assert (row["support"], row["values"]) == ("NA", "NA")
 
 
-def test_correlation_claims_use_the_protocols_degradation(score_rows):
+def test_the_seed_protocol_measures_d_percent_and_the_robust_one_bits_per_byte(score_rows):
+    """Hebrew loses more bits per byte, but it has 4x English's tokens per byte, so its
+    per-token perplexity (D%) rises less: the two metrics disagree, and so do the protocols."""
+    rng = np.random.default_rng(4)
+    base = {lang: rng.normal(200, 20, 30) for lang in ("en", "he", "ar")}
+    tokens = {"en": 25, "he": 100, "ar": 100}
+    loss = {"en": 5.0, "he": 8.0, "ar": 8.0}
+
+    def rows(extra):
+        return [row for lang in base for row in score_rows({lang: base[lang] + extra[lang]}, tokens=tokens[lang])]
+
+    scores = paired_scores(rows(dict.fromkeys(base, 0.0)), {"q": rows(loss)})
+    verdicts = _check([_claim("degradation(q, he) > degradation(q, en)")], scores)
+    assert verdicts[("c", "robust")]["verdict"] == "holds"  # 8 vs 5 nats per 100 bytes
+    assert verdicts[("c", "seed")]["verdict"] == "does not hold"  # exp(8/100) − 1 < exp(5/25) − 1
+
+
+def test_correlation_claims_carry_their_permutation_p(score_rows):
     levels = {"en": 1.0, "ar": 0.3, "he": 0.1}
-    claim = _claim("pearson(q, resource_seed) < 0 and pearson_p(q, resource_seed) <= 1")
+    claim = _claim("pearson(q, resource_seed) < 0 and pearson_p(q, resource_seed) < 0.5")
     scores = _scores(score_rows, {"q": {"en": 1.0, "ar": 4.0, "he": 9.0}})
     rows = claim_rows(
         [claim], {"m": scores}, protocols(GROUPS, SEED_PROTOCOL), "en", {"m": 1e-3}, {"seed": levels}, 200, 100, 0
     )
     assert [row["verdict"] for row in rows] == ["holds", "holds"]
-    assert "pearson_p(q, resource_seed) = 0.333" in rows[1]["values"]  # 2 of the 6 orders of 3 languages
+    assert "pearson_p(q, resource_seed) = 0.3333" in rows[1]["values"]  # 2 of the 6 orders of 3 languages
+    strict = _claim("pearson(q, resource_seed) < 0 and pearson_p(q, resource_seed) < 0.05")
+    assert _check([strict], scores)[("c", "robust")]["verdict"] == "does not hold"  # 3 languages cannot reach it
+
+
+def test_a_gap_below_the_noise_floor_is_not_a_finding(score_rows):
+    claim = _claim("degradation(q, he) > degradation(q, ar)")
+    scores = _scores(score_rows, {"q": {"en": 2.0, "he": 6.0, "ar": 6.0}}, n=200)
+    scores.nll["q"]["he"][:] = scores.nll["q"]["ar"] - scores.baseline["ar"] + scores.baseline["he"] + 0.05
+    rows = claim_rows([claim], {"m": scores}, protocols(GROUPS, SEED_PROTOCOL), "en", {"m": 0.002}, {}, 200, 100, 0)
+    robust = rows[1]
+    assert robust["verdict"] == "does not hold"  # he loses 0.05 nats (0.0007 bits/byte) more in every segment
+    assert robust["note"].startswith("the gap is below the noise floor (0.002 bits/byte)")
+
+
+def test_a_ratio_with_a_lossless_denominator_is_undefined_not_infinite(score_rows):
+    scores = _scores(score_rows, {"q": {"en": 0.0, "he": 5.0, "ar": 5.0}})
+    scores.nll["q"]["en"][:] = scores.baseline["en"]
+    rows = _check([_claim("group_degradation(q, low) / degradation(q, en) >= 160")], scores)
+    for protocol in ("seed", "robust"):
+        assert rows[("c", protocol)]["verdict"] == "undefined"
+        assert "denominator is <= 0" in rows[("c", protocol)]["note"]
 
 
 def test_claim_tables_are_byte_identical_for_identical_inputs(tmp_path, score_rows):

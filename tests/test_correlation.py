@@ -50,7 +50,7 @@ def resource_scores(score_rows):
 
 def test_degradation_falling_with_resources_gives_a_negative_significant_r(resource_scores):
     scores, levels = resource_scores
-    rows = correlation_rows("m", scores, {"known": levels, "sparse": {"en": 1, "he": 0}}, 300, 50000, 0)
+    rows = correlation_rows("m", scores, {"known": levels, "sparse": {"en": 1, "he": 0}}, 1e-3, 300, 50000, 0)
     by_key = {(r["metric"], r["predictor"], r["method"]): r for r in rows}
     pearson = by_key[("delta_bpb", "resource_known", "pearson")]
     assert pearson["value"] < -0.9 and pearson["ci_low"] <= pearson["value"] <= pearson["ci_high"] < 0

@@ -31,7 +31,13 @@ def table(score_rows):
     def build(base, quant):
         scores = paired_scores(score_rows(base, tokens=10, n_bytes=20), {"s": score_rows(quant, tokens=10, n_bytes=20)})
         rows = disparity_rows(
-            "m", scores, groups={"high": ["en"], "low": ["he"]}, reference="en", noise_floor=0.001, resamples=200, seed=0
+            "m",
+            scores,
+            groups={"high": ["en"], "low": ["he"]},
+            reference="en",
+            noise_floor=0.001,
+            resamples=200,
+            seed=0,
         )
         return {(r["scope"], r["metric"]): r for r in rows}
 

@@ -34,7 +34,7 @@ def _statistics(tmp_path, scores):
     """The statistics tables of the real rules, written for `scores`."""
     comparisons, ranking = compare_strategies("tiny", scores, GROUPS, "en", 0.001, 100, 0)
     write_tsv(tmp_path / "ranking.tsv", ranking, RANKING_COLUMNS)
-    correlation = correlation_rows("tiny", scores, {"seed": {"en": 1.0, "he": 0.15}}, 100, 100, 0)
+    correlation = correlation_rows("tiny", scores, {"seed": {"en": 1.0, "he": 0.15}}, 0.001, 100, 100, 0)
     write_tsv(tmp_path / "correlation.tsv", correlation, CORRELATION_COLUMNS)
     claims = [
         parse_claim(

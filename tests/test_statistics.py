@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from quant_fairness.bootstrap import percentile_interval
+from quant_fairness.bootstrap import percentile_interval, resample_indices
 from quant_fairness.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
-from quant_fairness.disparity import COLUMNS, disparity_rows
+from quant_fairness.disparity import ALL_LANGUAGES, COLUMNS, disparity_rows, strategy_metrics
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.noise_floor import noise_floor_rows, read_noise_floor
 from quant_fairness.paired import paired_scores
@@ -59,6 +59,30 @@ def test_paired_difference_interval_covers_the_true_difference(score_rows):
     # The pairing removes the segment-to-segment spread of the baseline (30 nats): a 3-nat
     # difference is 4.7 paired standard errors, but under one unpaired standard error.
     assert distinguishable / trials > 0.9
+
+
+def test_pairing_strategies_on_the_same_resamples_narrows_the_difference(score_rows):
+    """A hard verse is hard for every strategy and in every language (the corpus is parallel):
+    resampling both strategies with the same segment ids cancels that shared term."""
+    rng = np.random.default_rng(6)
+    n = 40
+    difficulty = rng.gamma(2.0, 4.0, n)  # extra loss on a segment under any quantizer
+    base = {lang: rng.normal(200, 30, n) for lang in ("en", "he")}
+    strategies = {
+        name: score_rows({lang: base[lang] + scale * difficulty + rng.normal(0, 0.5, n) for lang in base})
+        for name, scale in (("a", 1.2), ("b", 1.0))
+    }
+    scores = paired_scores(score_rows(base), strategies)
+    comparisons, _ = compare_strategies("m", scores, GROUPS, "en", 1e-3, resamples=500, seed=0)
+    paired = next(r for r in comparisons if r["metric"] == "mean_delta_bpb")
+    key = (ALL_LANGUAGES, "mean_delta_bpb")
+    unpaired = (
+        strategy_metrics(scores, "a", GROUPS, "en", 1e-3, resample_indices(n, 500, 1))[key]
+        - strategy_metrics(scores, "b", GROUPS, "en", 1e-3, resample_indices(n, 500, 2))[key]
+    )
+    low, high = percentile_interval(unpaired[1:], 0.95)
+    assert paired["ci_high"] - paired["ci_low"] < 0.4 * (high - low)
+    assert paired["distinguishable"] == "yes" and low < 0 < high
 
 
 def test_ranking_marks_only_differences_the_data_cannot_resolve(score_rows):
@@ -127,7 +151,9 @@ def test_percentile_interval_is_none_when_any_resample_is_undefined():
 def test_statistics_on_identical_inputs_are_byte_identical(tmp_path, score_rows):
     outputs = []
     for run in range(2):
-        scores = _dataset(np.random.default_rng(5), score_rows, {"a": {"en": 2.0, "he": 5.0}, "b": {"en": 1.0, "he": 2.0}})
+        scores = _dataset(
+            np.random.default_rng(5), score_rows, {"a": {"en": 2.0, "he": 5.0}, "b": {"en": 1.0, "he": 2.0}}
+        )
         comparisons, _ = compare_strategies("m", scores, GROUPS, "en", 1e-3, 300, 0)
         write_tsv(tmp_path / f"d{run}.tsv", disparity_rows("m", scores, GROUPS, "en", 1e-3, 300, 0), COLUMNS)
         write_tsv(tmp_path / f"c{run}.tsv", comparisons, COMPARISON_COLUMNS)

@@ -134,7 +134,9 @@ def test_statistics_need_only_the_score_tables(run):
 
 @pytest.mark.slow
 def test_noise_floor_and_claims_come_from_the_run(run):
-    floor = {(r["scope"], r["metric"]): float(r["value"]) for r in read_tsv(run / "results/noise_floor/smollm2-135m.tsv")}
+    floor = {
+        (r["scope"], r["metric"]): float(r["value"]) for r in read_tsv(run / "results/noise_floor/smollm2-135m.tsv")
+    }
     shifts = [abs(floor[(lang, "bpb_shift")]) for lang in LANGS]
     assert floor[("floor", "noise_floor_bpb")] == max(shifts) > 0  # bfloat16 does move BPB
     claims = read_tsv(run / "results/statistics/claims.tsv")

@@ -36,10 +36,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from quant_fairness.bootstrap import resample_indices
-from quant_fairness.correlation import coefficient, degradation_values, permutation_p, predictor_values
+from quant_fairness.bootstrap import percentile_interval, resample_indices
+from quant_fairness.correlation import (
+    MIN_LANGUAGES,
+    coefficient,
+    degradation_values,
+    permutation_p,
+    predictor_values,
+)
 from quant_fairness.disparity import strategy_metrics
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.metrics import ratio
 
 COLUMNS = ("claim", "model", "protocol", "verdict", "support", "values", "note", "source", "sentence", "predicate")
 CLAIM_KEYS = {"id", "source", "sentence", "predicate"}
@@ -52,8 +59,10 @@ QUANTITIES = {
     "pearson_p": 2,
     "spearman_p": 2,
 }
+BPB_QUANTITIES = {"degradation", "group_degradation"}
 COMPARISONS = {ast.Lt: np.less, ast.Gt: np.greater, ast.LtE: np.less_equal, ast.GtE: np.greater_equal}
-ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
+# Division is a ratio (metrics.ratio): undefined, never ±inf, where the denominator is <= 0.
+ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: ratio}
 
 
 class Undefined(Exception):
@@ -99,6 +108,8 @@ def _check_term(node, claim_id):
     elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
         name = node.func.id
         if name in ("max", "min"):
+            if not node.args:
+                raise QuantFairnessError(fail + f"{name}() needs at least one quantity")
             for arg in node.args:
                 _check_term(arg, claim_id)
         elif name in QUANTITIES:
@@ -125,10 +136,23 @@ def parse_claim(entry):
     return Claim(str(entry["id"]), str(entry["source"]), str(entry["sentence"]), str(entry["predicate"]), tree)
 
 
-def load_claims(path):
+def claim_strategies(claim):
+    """The strategies a claim's quantities name (their first argument)."""
+    return {
+        _argument(node.args[0])
+        for node in ast.walk(claim.tree)
+        if isinstance(node, ast.Call) and node.func.id in QUANTITIES
+    }
+
+
+def load_claims(path, strategy_specs=None):
+    """The claims of a claims file; with `strategy_specs`, each named strategy must be defined
+    there (a typo would otherwise read as a strategy the run left out)."""
     path = Path(path)
     if not path.is_file():
-        raise QuantFairnessError(f"claims file {str(path)!r} does not exist: expected a YAML file like config/claims.yaml")
+        raise QuantFairnessError(
+            f"claims file {str(path)!r} does not exist: expected a YAML file like config/claims.yaml"
+        )
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
@@ -141,6 +165,9 @@ def load_claims(path):
         if claim.id in seen:
             raise QuantFairnessError(f"{path}: claim id {claim.id!r} appears twice")
         seen.add(claim.id)
+        unknown = sorted(claim_strategies(claim) - set(strategy_specs or claim_strategies(claim)))
+        if unknown:
+            raise QuantFairnessError(f"{path}: claim {claim.id!r} names undefined strategy {unknown[0]!r}")
     return claims
 
 
@@ -153,6 +180,10 @@ class Protocol:
     segments: int | None  # None: every segment, with the bootstrap
     degradation: str  # degradation_pct or delta_bpb
     disparity: str  # seed_disparity or robust_disparity
+
+    @property
+    def resampled(self):
+        return self.segments is None
 
 
 def protocols(config_groups, seed_protocol):
@@ -168,8 +199,8 @@ class Measurements:
 
     def __init__(self, scores, protocol, reference, noise_floor, resource_levels, resamples, permutations, seed):
         self.protocol = protocol
-        self.scores = scores if protocol.segments is None else scores.first(protocol.segments)
-        self.index = resample_indices(len(self.scores.ids), 0 if protocol.segments else resamples, seed)
+        self.scores = scores if protocol.resampled else scores.first(protocol.segments)
+        self.index = resample_indices(len(self.scores.ids), resamples if protocol.resampled else 0, seed)
         self.reference, self.noise_floor = reference, noise_floor
         self.resource_levels, self.permutations, self.seed = resource_levels, permutations, seed
         self._metrics = {}
@@ -210,9 +241,11 @@ class Measurements:
             raise Undefined(f"predictor {predictor} is not defined; have {sorted(predictors)}")
         covered, values = predictors[predictor]
         # The seed protocol correlates over the seed's languages only, as the seed did.
-        keep = [i for i, lang in enumerate(covered) if self.protocol.segments is None or lang in self.group_languages]
-        if len(keep) < 3:
-            raise Undefined(f"{predictor} covers {len(keep)} of the protocol's languages, at least 3 needed")
+        keep = [i for i, lang in enumerate(covered) if self.protocol.resampled or lang in self.group_languages]
+        if len(keep) < MIN_LANGUAGES:
+            raise Undefined(
+                f"{predictor} covers {len(keep)} of the protocol's languages, at least {MIN_LANGUAGES} needed"
+            )
         columns = [self.scores.languages.index(covered[i]) for i in keep]
         degradation = degradation_values(self.scores, strategy, self.index)[self.protocol.degradation]
         return values[:, keep], degradation[:, columns]
@@ -239,24 +272,39 @@ def _argument(node):
 
 
 def _term(node, measurements, shown):
-    """Evaluate a term to an array over resample rows; record each quantity in `shown`."""
+    """(values over resample rows, is_bpb): is_bpb marks a loss in bits/byte, which the
+    noise floor applies to. Each quantity evaluated is recorded in `shown`."""
     if isinstance(node, ast.Constant):
-        return np.full(len(measurements.index), float(node.value))
+        return np.full(len(measurements.index), float(node.value)), False
     if isinstance(node, ast.UnaryOp):
-        return -_term(node.operand, measurements, shown)
+        values, is_bpb = _term(node.operand, measurements, shown)
+        return -values, is_bpb
     if isinstance(node, ast.BinOp):
-        left, right = _term(node.left, measurements, shown), _term(node.right, measurements, shown)
-        return ARITHMETIC[type(node.op)](left, right)
+        (left, left_bpb), (right, right_bpb) = (_term(side, measurements, shown) for side in (node.left, node.right))
+        if isinstance(node.op, ast.Div):  # a loss in the denominator must clear the noise floor
+            values = ratio(left, right, measurements.noise_floor if right_bpb else 0.0)
+        else:
+            values = ARITHMETIC[type(node.op)](left, right)
+        if np.isnan(values[0]):
+            raise Undefined(f"{ast.unparse(node)} is undefined: its denominator is <= 0 or below the noise floor")
+        if isinstance(node.op, ast.Add | ast.Sub):
+            return values, left_bpb and right_bpb
+        # A loss scaled by a number is still a loss in bits/byte; a ratio of two losses is not.
+        by_number = isinstance(node.right, ast.Constant) or (
+            isinstance(node.op, ast.Mult) and isinstance(node.left, ast.Constant)
+        )
+        return values, by_number and (left_bpb or right_bpb)
     name = node.func.id
     if name in ("max", "min"):
-        values = np.array([_term(arg, measurements, shown) for arg in node.args])
-        return values.max(0) if name == "max" else values.min(0)
+        terms = [_term(arg, measurements, shown) for arg in node.args]
+        values = np.array([values for values, _ in terms])
+        return (values.max(0) if name == "max" else values.min(0)), all(is_bpb for _, is_bpb in terms)
     text = ast.unparse(node)
     values = np.asarray(measurements.quantity(name, [_argument(arg) for arg in node.args]), dtype=float)
     if np.isnan(values[0]):
         raise Undefined(f"{text} is undefined (a ratio whose denominator is <= 0 or below the noise floor)")
     shown[text] = values
-    return values
+    return values, name in BPB_QUANTITIES and measurements.protocol.degradation == "delta_bpb"
 
 
 def _comparisons(node):
@@ -264,54 +312,50 @@ def _comparisons(node):
 
 
 def evaluate(claim, measurements):
-    """(holds, fails, shown): boolean arrays over resample rows, and {quantity: values}.
-    A row where a quantity is undefined neither holds nor fails."""
-    shown = {}
+    """(holds, fails, shown, below_floor): boolean arrays over resample rows (a row where a
+    value is undefined neither holds nor fails), {quantity: values}, and the comparisons of
+    two losses in bits/byte whose gap is below the noise floor."""
+    shown, below_floor = {}, []
     holds = np.ones(len(measurements.index), dtype=bool)
     fails = np.zeros(len(measurements.index), dtype=bool)
     for compare in _comparisons(claim.tree.body):
-        terms = [_term(operand, measurements, shown) for operand in [compare.left, *compare.comparators]]
-        for op, left, right in zip(compare.ops, terms, terms[1:], strict=False):
+        operands = [compare.left, *compare.comparators]
+        terms = [_term(operand, measurements, shown) for operand in operands]
+        for op, (left, left_bpb), (right, right_bpb), pair in zip(
+            compare.ops, terms, terms[1:], zip(operands, operands[1:], strict=False), strict=False
+        ):
             defined = ~np.isnan(left) & ~np.isnan(right)
             true = COMPARISONS[type(op)](left, right) & defined
             holds &= true
             fails |= defined & ~true
-    return holds, fails, shown
+            if left_bpb and right_bpb and abs(left[0] - right[0]) < measurements.noise_floor:
+                below_floor.append(" vs ".join(ast.unparse(side) for side in pair))
+    return holds, fails, shown, below_floor
 
 
-def _describe(shown, resampled, level):
+def _describe(shown, level):
     parts = []
-    tail = (1 - level) / 2 * 100
     for text, values in shown.items():
         part = f"{text} = {values[0]:.4g}"
-        replicates = values[1:]
-        if resampled and not np.isnan(replicates).any() and np.ptp(replicates) > 0:
-            low, high = np.percentile(replicates, [tail, 100 - tail])
-            part += f" [{low:.4g}, {high:.4g}]"
+        if len(values) > 1 and np.ptp(values[1:]) > 0:  # p-values are not resampled
+            interval = percentile_interval(values[1:], level)
+            part += " (CI undefined)" if interval is None else f" [{interval[0]:.4g}, {interval[1]:.4g}]"
         parts.append(part)
     return "; ".join(parts)
 
 
-def verdict(claim, measurements, level):
-    """The claim's row fields under one protocol: verdict, support, values, note."""
-    try:
-        holds, fails, shown = evaluate(claim, measurements)
-    except Undefined as reason:
-        return {"verdict": "undefined", "note": str(reason)}
-    resampled = len(holds) > 1
-    row = {"values": _describe(shown, resampled, level)}
-    if not resampled:
-        row["verdict"] = "holds" if holds[0] else "does not hold"
-        row["note"] = "point estimate only, as the seeds reported"
-        return row
+def _robust_verdict(holds, fails, below_floor, noise_floor, level):
     support, against = float(holds[1:].mean()), float(fails[1:].mean())
     needed = (1 + level) / 2
-    row["support"] = support
-    row["verdict"] = "holds" if holds[0] and support >= needed else "does not hold"
-    if row["verdict"] == "holds":
-        row["note"] = f"holds in {support:.1%} of resamples"
+    row = {"support": support, "verdict": "does not hold"}
+    if holds[0] and below_floor:
+        row["note"] = f"the gap is below the noise floor ({noise_floor:.3g} bits/byte): {'; '.join(below_floor)}"
+    elif holds[0] and support >= needed:
+        row["verdict"], row["note"] = "holds", f"holds in {support:.1%} of resamples"
     elif against >= needed:
         row["note"] = f"contradicted: fails in {against:.1%} of resamples"
+    elif not holds[0]:
+        row["note"] = f"fails in the point estimate; holds in {support:.1%} of resamples"
     else:
         row["note"] = f"not distinguishable: holds in {support:.1%} of resamples, needs {needed:.1%}"
     undefined = int((~holds[1:] & ~fails[1:]).sum())
@@ -320,8 +364,31 @@ def verdict(claim, measurements, level):
     return row
 
 
-def claim_rows(claims, model_scores, protocol_list, reference, noise_floor, resource_levels, resamples, permutations,
-               seed, level=0.95):
+def verdict(claim, measurements, level):
+    """The claim's row fields under one protocol: verdict, support, values, note."""
+    try:
+        holds, fails, shown, below_floor = evaluate(claim, measurements)
+    except Undefined as reason:
+        return {"verdict": "undefined", "note": str(reason)}
+    values = _describe(shown, level)
+    if not measurements.protocol.resampled:
+        point = "holds" if holds[0] else "does not hold"
+        return {"values": values, "verdict": point, "note": "point estimate only, as the seeds reported"}
+    return {"values": values, **_robust_verdict(holds, fails, below_floor, measurements.noise_floor, level)}
+
+
+def claim_rows(
+    claims,
+    model_scores,
+    protocol_list,
+    reference,
+    noise_floor,
+    resource_levels,
+    resamples,
+    permutations,
+    seed,
+    level=0.95,
+):
     """One row per claim × model × protocol, in the claims file's order."""
     measured = {
         (model, protocol.name): Measurements(

@@ -5,17 +5,26 @@
     quant-fairness score ... --strategy gptq_int4_g32 --calibration resources/corpus/calibration.jsonl
 
 prints per-language BPB and PPL of the model (quantized by a strategy from
-config.yaml's `strategy_specs` when --strategy is given). Errors are one line on
-stderr with exit status 2; results go to stdout, logs to stderr.
+config.yaml's `strategy_specs` when --strategy is given).
+
+    quant-fairness claims [--results results] [--model M] [--json]
+    quant-fairness ranking --model M [--metric mean_delta_bpb] [--results results] [--json]
+
+read the workflow's statistics tables: each seed claim's verdict under the seed and the
+robust protocol, and a model's strategies ranked with the ones the data cannot tell
+apart. Errors are one line on stderr with exit status 2; results go to stdout, logs to
+stderr.
 """
 
 import argparse
 import json
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import yaml
 
+from quant_fairness.comparison import COMPARED
 from quant_fairness.corpus import read_split
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.metrics import bpb, ppl
@@ -84,6 +93,42 @@ def _score(args):
         print(f"{lang:<6}{m['bpb']:>10.4f}{m['ppl']:>12.3f}{m['tokens']:>9}{m['bytes']:>9}")
 
 
+def _statistics_table(path):
+    from quant_fairness.tables import read_tsv
+
+    if not path.is_file():
+        raise QuantFairnessError(f"{path} does not exist: run `snakemake --cores 2 statistics_all` first")
+    return read_tsv(path)
+
+
+def _claims(args):
+    rows = _statistics_table(Path(args.results) / "statistics/claims.tsv")
+    if args.model:
+        rows = [row for row in rows if row["model"] == args.model]
+        if not rows:
+            raise QuantFairnessError(f"model {args.model!r} has no claim checks in {args.results}")
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    print(f"{'claim':<32}{'model':<16}{'protocol':<10}{'verdict':<15}values / note")
+    for row in rows:
+        detail = row["values"] if row["values"] != "NA" else row["note"]
+        print(f"{row['claim']:<32}{row['model']:<16}{row['protocol']:<10}{row['verdict']:<15}{detail}")
+
+
+def _ranking(args):
+    rows = _statistics_table(Path(args.results) / "statistics" / args.model / "ranking.tsv")
+    rows = [row for row in rows if row["metric"] == args.metric]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    from quant_fairness.report import with_ci
+
+    print(f"{'rank':>4}  {'strategy':<24}{args.metric:>30}  indistinguishable from")
+    for row in rows:
+        print(f"{row['rank']:>4}  {row['strategy']:<24}{with_ci(row):>30}  {row['indistinguishable_from']}")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="quant-fairness", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,6 +143,17 @@ def build_parser():
     score.add_argument("--batch-tokens", type=int, default=1024)
     score.add_argument("--json", action="store_true", help="print JSON only")
     score.set_defaults(run=_score)
+    claims = commands.add_parser("claims", help="the seed claims' verdicts from the workflow's statistics")
+    claims.add_argument("--results", default="results", help="the workflow's results folder")
+    claims.add_argument("--model", help="one model only")
+    claims.add_argument("--json", action="store_true", help="print JSON only")
+    claims.set_defaults(run=_claims)
+    ranking = commands.add_parser("ranking", help="a model's strategies ranked, with indistinguishable ones")
+    ranking.add_argument("--model", required=True)
+    ranking.add_argument("--metric", default="robust_disparity", choices=sorted(COMPARED))
+    ranking.add_argument("--results", default="results", help="the workflow's results folder")
+    ranking.add_argument("--json", action="store_true", help="print JSON only")
+    ranking.set_defaults(run=_ranking)
     return parser
 
 

@@ -4,7 +4,8 @@ differences the data can tell apart.
 For every pair of strategies, the difference in robust disparity and in mean ΔBPB over
 all languages is bootstrapped on the same segment resamples (the strategies were scored
 on the same segments), so the interval is that of the paired difference. A difference
-is distinguishable from zero when its percentile interval excludes zero.
+is distinguishable from zero when its percentile interval exists and excludes zero, and
+(for ΔBPB) the difference exceeds the noise floor.
 
     scores = paired_scores(baseline_rows, strategy_rows)
     comparisons, ranking = compare_strategies("smollm2-135m", scores, groups, "en",
@@ -20,9 +21,27 @@ from quant_fairness.disparity import ALL_LANGUAGES, check_languages, metric_row,
 
 COMPARED = {"robust_disparity": ("disparity", "robust_disparity"), "mean_delta_bpb": (ALL_LANGUAGES, "mean_delta_bpb")}
 COMPARISON_COLUMNS = (
-    "model", "metric", "strategy", "versus", "difference", "ci_low", "ci_high", "distinguishable", "note"
+    "model",
+    "metric",
+    "strategy",
+    "versus",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "distinguishable",
+    "note",
 )
-RANKING_COLUMNS = ("model", "metric", "rank", "strategy", "value", "ci_low", "ci_high", "indistinguishable_from", "note")
+RANKING_COLUMNS = (
+    "model",
+    "metric",
+    "rank",
+    "strategy",
+    "value",
+    "ci_low",
+    "ci_high",
+    "indistinguishable_from",
+    "note",
+)
 
 
 def _difference_row(model, metric, strategy, versus, difference, level, noise_floor):
@@ -33,12 +52,13 @@ def _difference_row(model, metric, strategy, versus, difference, level, noise_fl
     row["difference"] = float(difference[0])
     interval = percentile_interval(difference[1:], level)
     if interval is None:
-        row["note"] = ci_note(difference[1:])
+        # Without an interval the data cannot be said to resolve the difference.
+        row["note"], row["distinguishable"] = ci_note(difference[1:]), "no"
         return row
     row["ci_low"], row["ci_high"] = interval
     row["distinguishable"] = "yes" if interval[0] > 0 or interval[1] < 0 else "no"
     if metric == "mean_delta_bpb" and abs(difference[0]) < noise_floor:
-        row["note"] = f"below the noise floor: |difference| < {noise_floor:.3g} bits/byte"
+        row["note"], row["distinguishable"] = f"below the noise floor: |difference| < {noise_floor:.3g} bits/byte", "no"
     return row
 
 
@@ -69,7 +89,9 @@ def compare_strategies(model, scores, groups, reference, noise_floor, resamples,
     """(comparison rows, ranking rows) over every pair of the model's strategies."""
     check_languages(scores.languages, groups, reference)
     index = resample_indices(len(scores.ids), resamples, seed)
-    metrics = {strategy: strategy_metrics(scores, strategy, groups, reference, noise_floor, index) for strategy in scores.nll}
+    metrics = {
+        strategy: strategy_metrics(scores, strategy, groups, reference, noise_floor, index) for strategy in scores.nll
+    }
     comparisons, ranking = [], []
     for metric, key in COMPARED.items():
         series = {strategy: values[key] for strategy, values in metrics.items()}

@@ -4,13 +4,14 @@ per model and strategy, of each degradation metric with each resource predictor.
 Predictors: every configured resource scale (`resource_<scale>`, e.g. the seed's
 hand-set levels), and two proxies the model itself gives: its baseline BPB and its
 tokens per byte (the tokenizer premium). Pearson and Spearman (average ranks for ties);
-the p-value permutes the predictor across languages (two-sided, exact when every
-permutation fits in `permutations`); the interval bootstraps segments, so it says how
-stable r is given this text, while p speaks to the handful of languages.
+the p-value permutes the degradation values across languages (two-sided, exact when
+every order fits in `permutations`); the interval bootstraps segments, so it says how
+stable r is given this text, while p speaks to the handful of languages. A row notes
+how many languages' ΔBPB lies below the noise floor: their order is numerical noise.
 
     scores = paired_scores(baseline_rows, strategy_rows)
     rows = correlation_rows("smollm2-135m", scores, {"seed": {"en": 1.0, "he": 0.15, ...}},
-                            resamples=1000, permutations=50000, seed=0)
+                            noise_floor=2e-3, resamples=1000, permutations=50000, seed=0)
 """
 
 import math
@@ -25,7 +26,17 @@ from quant_fairness.disparity import language_metrics
 DEGRADATION = ("delta_bpb", "relative_delta_bpb", "degradation_pct")
 METHODS = ("pearson", "spearman")
 COLUMNS = (
-    "model", "strategy", "metric", "predictor", "method", "languages", "value", "ci_low", "ci_high", "p_value", "note"
+    "model",
+    "strategy",
+    "metric",
+    "predictor",
+    "method",
+    "languages",
+    "value",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "note",
 )
 MIN_LANGUAGES = 3
 
@@ -80,10 +91,15 @@ def predictor_values(scores, index, resource_levels):
     languages = scores.languages
     n_bits = {lang: scores.n_bytes[lang][index].sum(1) * np.log(2) for lang in languages}
     values = {
-        "baseline_bpb": (languages, np.stack([scores.baseline[lang][index].sum(1) / n_bits[lang] for lang in languages], -1)),
+        "baseline_bpb": (
+            languages,
+            np.stack([scores.baseline[lang][index].sum(1) / n_bits[lang] for lang in languages], -1),
+        ),
         "tokens_per_byte": (
             languages,
-            np.stack([scores.tokens[lang][index].sum(1) / scores.n_bytes[lang][index].sum(1) for lang in languages], -1),
+            np.stack(
+                [scores.tokens[lang][index].sum(1) / scores.n_bytes[lang][index].sum(1) for lang in languages], -1
+            ),
         ),
     }
     for scale, levels in sorted(resource_levels.items()):
@@ -120,17 +136,22 @@ def correlation_row(degradation, predictor, languages, all_languages, method, pe
     return row
 
 
-def correlation_rows(model, scores, resource_levels, resamples, permutations, seed, level=0.95):
+def correlation_rows(model, scores, resource_levels, noise_floor, resamples, permutations, seed, level=0.95):
     index = resample_indices(len(scores.ids), resamples, seed)
     predictors = predictor_values(scores, index, resource_levels)
     rows = []
     for strategy in scores.nll:
         degradation = degradation_values(scores, strategy, index)
+        below_floor = np.abs(degradation["delta_bpb"][0]) < noise_floor
         for metric in DEGRADATION:
             for predictor, (languages, values) in predictors.items():
                 for method in METHODS:
                     row = correlation_row(
                         degradation[metric], values, languages, scores.languages, method, permutations, seed, level
                     )
+                    below = [lang for lang in languages if below_floor[scores.languages.index(lang)]]
+                    if below and "value" in row:
+                        note = f"ΔBPB below the noise floor in {', '.join(below)}"
+                        row["note"] = "; ".join(filter(None, [row["note"], note]))
                     rows.append({"model": model, "strategy": strategy, "metric": metric, "predictor": predictor, **row})
     return rows

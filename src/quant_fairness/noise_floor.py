@@ -27,6 +27,8 @@ def noise_floor_rows(model, reference_rows, other_rows, reference_dtype, other_d
     """Per language BPB in both dtypes and its shift, then the floor: the largest |shift|."""
     rescored = {(row["lang"], row["id"]) for row in other_rows}
     same_segments = [row for row in reference_rows if (row["lang"], row["id"]) in rescored]
+    if not same_segments:
+        raise QuantFairnessError(f"the {other_dtype} scores share no segment with the {reference_dtype} baseline")
     scores = paired_scores(same_segments, {other_dtype: other_rows})
     rows, shifts = [], []
     for lang in scores.languages:

@@ -15,6 +15,7 @@ import yaml
 
 from quant_fairness.atomic import atomic_path
 from quant_fairness.config import experiment_models
+from quant_fairness.noise_floor import read_noise_floor
 from quant_fairness.provenance import read_provenance
 from quant_fairness.tables import read_tsv
 
@@ -125,9 +126,7 @@ def _claims(path):
 
 
 def _ranking(path):
-    return [
-        {**row, "shown": with_ci(row)} for row in read_tsv(path) if row["metric"] == "robust_disparity"
-    ]
+    return [{**row, "shown": with_ci(row)} for row in read_tsv(path) if row["metric"] == "robust_disparity"]
 
 
 def _correlation(path, strategies):
@@ -137,17 +136,16 @@ def _correlation(path, strategies):
         if row["metric"] != "delta_bpb" or row["strategy"] not in strategies:
             continue
         entry = table.setdefault((row["strategy"], row["predictor"]), {**row})
-        shown = with_ci(row) if row["value"] != "NA" else "undefined"
         p_value = "" if row["p_value"] == "NA" else f" (p = {number(row['p_value'])})"
-        entry[row["method"]] = shown + p_value
+        entry[row["method"]] = with_ci(row) + p_value
     return list(table.values())
 
 
 def _noise_floor(path):
-    rows = read_tsv(path)
+    shifts = [row for row in read_tsv(path) if row["metric"] == "bpb_shift"]
     return {
-        "floor": number(rows[-1]["value"]),
-        "shifts": [{"lang": row["scope"], "shift": number(row["value"])} for row in rows if row["metric"] == "bpb_shift"],
+        "floor": number(read_noise_floor(path)),
+        "shifts": [{"lang": row["scope"], "shift": number(row["value"])} for row in shifts],
     }
 
 
@@ -170,7 +168,9 @@ def report_context(disparity_paths, storage_paths, stats_path, model_dirs, confi
         models, statistics["ranking"], statistics["correlation"], statistics["noise_floor"], strict=True
     ):
         model.update(
-            ranking=_ranking(ranking), correlation=_correlation(correlation, headline), noise_floor=_noise_floor(noise_floor)
+            ranking=_ranking(ranking),
+            correlation=_correlation(correlation, headline),
+            noise_floor=_noise_floor(noise_floor),
         )
     return {
         "version": git_version(root),

@@ -13,8 +13,6 @@ STRATEGY_PATTERN = "|".join(re.escape(name) for name in config["strategy_specs"]
 WHEEL_DIR = "resources/wheels"
 MODEL_THREADS = config["evaluation"]["threads"]
 NOISE_FLOOR_DTYPE = config["stats"]["noise_floor_dtype"]
-# Relative to the workflow's folder, so the shipped claims are found from any working directory.
-CLAIMS_FILE = str(Path(workflow.basedir) / config["claims"])
 
 
 def library(script):

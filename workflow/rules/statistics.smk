@@ -66,6 +66,7 @@ rule resource_correlation:
     input:
         baseline="results/scores/{model}/baseline.tsv",
         strategies=strategy_scores,
+        noise_floor="results/noise_floor/{model}.tsv",
         library=library("resource_correlation.py"),
     output:
         report(
