@@ -165,16 +165,19 @@ def test_the_seed_protocol_measures_d_percent_and_the_robust_one_bits_per_byte(s
 
 
 def test_correlation_claims_carry_their_permutation_p(score_rows):
-    levels = {"en": 1.0, "ar": 0.3, "he": 0.1}
-    claim = _claim("pearson(q, resource_seed) < 0 and pearson_p(q, resource_seed) < 0.5")
+    levels = {"seed": {"en": 1.0, "ar": 0.3, "he": 0.1}}
     scores = _scores(score_rows, {"q": {"en": 1.0, "ar": 4.0, "he": 9.0}})
-    rows = claim_rows(
-        [claim], {"m": scores}, protocols(GROUPS, SEED_PROTOCOL), "en", {"m": 1e-3}, {"seed": levels}, 200, 100, 0
-    )
+
+    def verdicts(predicate):
+        return claim_rows(
+            [_claim(predicate)], {"m": scores}, protocols(GROUPS, SEED_PROTOCOL), "en", {"m": 1e-3}, levels, 200, 100, 0
+        )
+
+    rows = verdicts("pearson(q, resource_seed) < 0 and pearson_p(q, resource_seed) < 0.5")
     assert [row["verdict"] for row in rows] == ["holds", "holds"]
     assert "pearson_p(q, resource_seed) = 0.3333" in rows[1]["values"]  # 2 of the 6 orders of 3 languages
-    strict = _claim("pearson(q, resource_seed) < 0 and pearson_p(q, resource_seed) < 0.05")
-    assert _check([strict], scores)[("c", "robust")]["verdict"] == "does not hold"  # 3 languages cannot reach it
+    strict = verdicts("pearson(q, resource_seed) < 0 and pearson_p(q, resource_seed) < 0.05")
+    assert [row["verdict"] for row in strict] == ["does not hold"] * 2  # 3 languages cannot reach p < 0.05
 
 
 def test_a_gap_below_the_noise_floor_is_not_a_finding(score_rows):

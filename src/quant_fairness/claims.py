@@ -19,8 +19,10 @@ takes the first `segments` test segments, the seed's groups, D% and point values
 only; the robust protocol takes every segment, the configured groups, ΔBPB, and the
 paired bootstrap: a claim holds only if it holds in the point estimate and in at least
 (1 + level) / 2 of the resamples (the one-sided form of a percentile interval that
-excludes the boundary). A quantity that is undefined (a ratio below the noise floor, a
-strategy or language not in the run) makes the claim undefined, never a number.
+excludes the boundary), and a comparison of two losses in bits/byte must also differ by
+more than the noise floor. A quantity that is undefined (a ratio whose denominator is
+<= 0 or below the noise floor, `/` included; a strategy or language not in the run)
+makes the claim undefined, never a number.
 
     claims = load_claims("config/claims.yaml")
     rows = claim_rows(claims, {"smollm2-135m": scores}, protocols, reference="en",
