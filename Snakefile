@@ -9,7 +9,7 @@
 
 from pathlib import Path
 
-from quant_fairness.claims import load_claims
+from quant_fairness.predicates import load_claims
 from quant_fairness.config import check_config
 from quant_fairness.errors import QuantFairnessError
 

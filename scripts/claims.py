@@ -3,9 +3,10 @@ robust protocol (rule `claims`)."""
 
 from pathlib import Path
 
-from quant_fairness.claims import COLUMNS, claim_rows, load_claims, protocols
+from quant_fairness.claims import COLUMNS, claim_rows, protocols
 from quant_fairness.noise_floor import read_noise_floor
 from quant_fairness.paired import load_paired
+from quant_fairness.predicates import load_claims
 from quant_fairness.runlog import start_job
 from quant_fairness.tables import write_tsv
 

@@ -80,9 +80,10 @@ def _statistics_results(tmp_path, score_rows):
     import numpy as np
 
     from quant_fairness.claims import COLUMNS as CLAIM_COLUMNS
-    from quant_fairness.claims import claim_rows, load_claims, protocols
+    from quant_fairness.claims import claim_rows, protocols
     from quant_fairness.comparison import RANKING_COLUMNS, compare_strategies
     from quant_fairness.paired import paired_scores
+    from quant_fairness.predicates import load_claims
     from quant_fairness.tables import write_tsv
 
     rng = np.random.default_rng(0)

@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from quant_fairness.claims import COLUMNS as CLAIM_COLUMNS
-from quant_fairness.claims import claim_rows, parse_claim, protocols
+from quant_fairness.claims import claim_rows, protocols
 from quant_fairness.comparison import RANKING_COLUMNS, compare_strategies
 from quant_fairness.correlation import COLUMNS as CORRELATION_COLUMNS
 from quant_fairness.correlation import correlation_rows
 from quant_fairness.disparity import COLUMNS, disparity_rows
 from quant_fairness.paired import paired_scores
+from quant_fairness.predicates import parse_claim
 from quant_fairness.provenance import PROVENANCE
 from quant_fairness.report import render_report, report_context
 from quant_fairness.tables import write_tsv
