@@ -206,3 +206,13 @@ def test_claim_tables_are_byte_identical_for_identical_inputs(tmp_path, score_ro
         scores = _scores(score_rows, {"seed_absmax_int4": {"en": 2.0, "he": 9.0, "ar": 5.0}}, seed=3)
         write_tsv(tmp_path / f"{run}.tsv", list(_check(claims, scores).values()), COLUMNS)
     assert (tmp_path / "0.tsv").read_bytes() == (tmp_path / "1.tsv").read_bytes()
+
+
+def test_a_ratio_in_a_predicate_is_shown_with_its_interval(score_rows):
+    scores = _scores(score_rows, {"q": {"en": 2.0, "he": 8.0, "ar": 8.0}})
+    rows = _check([_claim("group_degradation(q, low) / degradation(q, en) >= 2")], scores)
+    robust = rows[("c", "robust")]
+    assert robust["verdict"] == "holds"
+    ratio_text = next(part for part in robust["values"].split("; ") if part.startswith("group_degradation(q, low) /"))
+    value = float(ratio_text.split(" = ")[1].split(" [")[0])
+    assert value == pytest.approx(4.0, rel=0.1) and "[" in ratio_text

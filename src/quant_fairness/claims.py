@@ -165,6 +165,7 @@ def _term(node, measurements, shown):
         (left, left_bpb), (right, right_bpb) = (_term(side, measurements, shown) for side in (node.left, node.right))
         if isinstance(node.op, ast.Div):  # a loss in the denominator must clear the noise floor
             values = ratio(left, right, measurements.noise_floor if right_bpb else 0.0)
+            shown[ast.unparse(node)] = values
         else:
             values = ARITHMETIC[type(node.op)](left, right)
         if np.isnan(values[0]):

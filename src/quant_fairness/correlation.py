@@ -70,8 +70,8 @@ def language_orders(n, permutations, seed):
     Returns (orders, exact)."""
     if math.factorial(n) <= permutations:
         return np.array(list(all_orders(range(n)))), True
-    rng = np.random.default_rng(seed)
-    return np.array([rng.permutation(n) for _ in range(permutations)]), False
+    orders = np.tile(np.arange(n), (permutations, 1))
+    return np.random.default_rng(seed).permuted(orders, axis=1), False
 
 
 def permutation_p(x, y, method, permutations, seed):
