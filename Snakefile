@@ -9,9 +9,9 @@
 
 from pathlib import Path
 
-from quant_fairness.predicates import load_claims
 from quant_fairness.config import check_config
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.predicates import load_claims
 
 
 configfile: "config.yaml"
