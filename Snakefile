@@ -5,6 +5,7 @@
     snakemake --cores 2 results/figures/delta_bpb.png     # one figure
     snakemake --cores 2 baseline_all                      # one stage
     snakemake --cores 2 statistics_all                    # comparisons, correlation, seed claims
+    snakemake --cores 2 universe_all                      # where each model's weights live
 """
 
 from pathlib import Path
@@ -38,6 +39,7 @@ include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/quantize.smk"
 include: "workflow/rules/statistics.smk"
+include: "workflow/rules/universe.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -45,3 +47,4 @@ rule all:
     default_target: True
     input:
         "results/report/report.html",
+        rules.universe_all.input,

@@ -153,6 +153,18 @@ def test_noise_floor_and_claims_come_from_the_run(run):
 
 
 @pytest.mark.slow
+def test_weight_universe_agrees_with_the_quantizers_own_accounting(run):
+    components = read_tsv(run / "results/universe/smollm2-135m/components.tsv")
+    parameters = json.loads((run / "results/storage/smollm2-135m/seed_keep5.json").read_text())["parameters"]
+    assert sum(int(row["parameters"]) for row in components) == parameters
+    protected = read_tsv(run / "results/universe/smollm2-135m/protected.tsv")
+    for strategy in ("seed_keep5", "seed_guided_low5"):
+        storage = json.loads((run / f"results/storage/smollm2-135m/{strategy}.json").read_text())
+        kept = sum(int(row["protected"]) for row in protected if row["strategy"] == strategy)
+        assert kept == storage["protected_parameters"] > 0, strategy
+
+
+@pytest.mark.slow
 def test_report_shows_the_tables_and_the_figure(run):
     html = (run / "results/report/report.html").read_text()
     assert html.count("<table") >= 4
@@ -178,6 +190,7 @@ def test_rerun_is_a_no_op_and_forced_rerun_is_byte_identical(run):
         "results/statistics/smollm2-135m/ranking.tsv",
         "results/statistics/smollm2-135m/correlation.tsv",
         "results/statistics/claims.tsv",
+        "results/universe/smollm2-135m/protected.tsv",
     ]
     before = {t: (run / t).read_bytes() for t in tables}
     forced = snakemake(run, "--forcerun", "salience_mask", "quantize_evaluate")

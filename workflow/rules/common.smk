@@ -57,3 +57,12 @@ def quantize_inputs(wildcards):
     if strategy.needs_salience:
         inputs["mask"] = f"resources/masks/{wildcards.model}/{wildcards.strategy}.safetensors"
     return inputs
+
+
+def salience_masks_of(wildcards):
+    """The salience masks of the model's strategies that protect by salience."""
+    return [
+        f"resources/masks/{wildcards.model}/{name}.safetensors"
+        for name in model_strategies(config, wildcards.model)
+        if parse_strategy(name, config["strategy_specs"][name]).needs_salience
+    ]
