@@ -22,6 +22,7 @@ import numpy as np
 
 from quant_fairness.bootstrap import percentile_interval, resample_indices
 from quant_fairness.disparity import language_metrics
+from quant_fairness.metrics import bpb
 
 DEGRADATION = ("delta_bpb", "relative_delta_bpb", "degradation_pct")
 METHODS = ("pearson", "spearman")
@@ -89,17 +90,15 @@ def permutation_p(x, y, method, permutations, seed):
 def predictor_values(scores, index, resource_levels):
     """{predictor: (languages, array rows × languages)} for the languages each one covers."""
     languages = scores.languages
-    n_bits = {lang: scores.n_bytes[lang][index].sum(1) * np.log(2) for lang in languages}
+    n_bytes = {lang: scores.n_bytes[lang][index].sum(1) for lang in languages}
     values = {
         "baseline_bpb": (
             languages,
-            np.stack([scores.baseline[lang][index].sum(1) / n_bits[lang] for lang in languages], -1),
+            np.stack([bpb(scores.baseline[lang][index].sum(1), n_bytes[lang]) for lang in languages], -1),
         ),
         "tokens_per_byte": (
             languages,
-            np.stack(
-                [scores.tokens[lang][index].sum(1) / scores.n_bytes[lang][index].sum(1) for lang in languages], -1
-            ),
+            np.stack([scores.tokens[lang][index].sum(1) / n_bytes[lang] for lang in languages], -1),
         ),
     }
     for scale, levels in sorted(resource_levels.items()):

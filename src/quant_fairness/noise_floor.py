@@ -13,8 +13,8 @@ averaged over fewer tokens tends to be larger, so the floor errs on the safe sid
     floor = read_noise_floor("results/noise_floor/smollm2-135m.tsv")
 """
 
-import numpy as np
-
+from quant_fairness.bootstrap import resample_indices
+from quant_fairness.disparity import language_metrics
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.paired import paired_scores
 from quant_fairness.tables import read_tsv
@@ -30,17 +30,18 @@ def noise_floor_rows(model, reference_rows, other_rows, reference_dtype, other_d
     if not same_segments:
         raise QuantFairnessError(f"the {other_dtype} scores share no segment with the {reference_dtype} baseline")
     scores = paired_scores(same_segments, {other_dtype: other_rows})
+    # The second dtype plays the part of a strategy; the point estimate is all we need.
+    every_segment = resample_indices(len(scores.ids), 0, 0)
     rows, shifts = [], []
     for lang in scores.languages:
-        n_bits = scores.n_bytes[lang].sum() * np.log(2)
-        reference, other = scores.baseline[lang].sum() / n_bits, scores.nll[other_dtype][lang].sum() / n_bits
-        shifts.append(abs(other - reference))
-        for metric, value in [
-            ("bpb_" + reference_dtype, reference),
-            ("bpb_" + other_dtype, other),
-            ("bpb_shift", other - reference),
+        metrics = language_metrics(scores, other_dtype, lang, every_segment)
+        shifts.append(abs(metrics["delta_bpb"][0]))
+        for metric, name in [
+            ("bpb_" + reference_dtype, "bpb_baseline"),
+            ("bpb_" + other_dtype, "bpb_quantized"),
+            ("bpb_shift", "delta_bpb"),
         ]:
-            rows.append({"model": model, "scope": lang, "metric": metric, "value": float(value)})
+            rows.append({"model": model, "scope": lang, "metric": metric, "value": float(metrics[name][0])})
     rows.append({"model": model, "scope": FLOOR[0], "metric": FLOOR[1], "value": float(max(shifts))})
     return rows
 
