@@ -1,5 +1,7 @@
-"""Snakemake script: per-language and group disparity with bootstrap CIs for one model (rule `disparity`)."""
+"""Snakemake script: per-language and group disparity with bootstrap CIs for one model, and
+the paired comparisons and ranking of its strategies (rule `disparity`)."""
 
+from quant_fairness.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
 from quant_fairness.disparity import COLUMNS, disparity_rows
 from quant_fairness.noise_floor import read_noise_floor
 from quant_fairness.paired import load_paired
@@ -8,16 +10,19 @@ from quant_fairness.tables import write_tsv
 
 log = start_job(snakemake.log[0])
 stats = snakemake.params.stats
+model = snakemake.wildcards.model
 scores = load_paired(snakemake.input.baseline, snakemake.input.strategies)
-rows = disparity_rows(
-    snakemake.wildcards.model,
-    scores,
-    groups=snakemake.params.groups,
-    reference=snakemake.params.reference,
-    noise_floor=read_noise_floor(snakemake.input.noise_floor),
-    resamples=stats["bootstrap_resamples"],
-    seed=stats["seed"],
-    level=stats["ci_level"],
-)
-write_tsv(snakemake.output[0], rows, COLUMNS)
-log.info("%d metric rows for %d strategies", len(rows), len(scores.nll))
+settings = {
+    "groups": snakemake.params.groups,
+    "reference": snakemake.params.reference,
+    "noise_floor": read_noise_floor(snakemake.input.noise_floor),
+    "resamples": stats["bootstrap_resamples"],
+    "seed": stats["seed"],
+    "level": stats["ci_level"],
+}
+rows = disparity_rows(model, scores, **settings)
+comparisons, ranking = compare_strategies(model, scores, **settings)
+write_tsv(snakemake.output.disparity, rows, COLUMNS)
+write_tsv(snakemake.output.comparisons, comparisons, COMPARISON_COLUMNS)
+write_tsv(snakemake.output.ranking, ranking, RANKING_COLUMNS)
+log.info("%d metric rows and %d paired comparisons for %d strategies", len(rows), len(comparisons), len(scores.nll))

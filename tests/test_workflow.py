@@ -124,7 +124,7 @@ def test_disparity_measures_what_the_quantizers_did(run):
 
 @pytest.mark.slow
 def test_statistics_need_only_the_score_tables(run):
-    statistics = ["noise_floor", "disparity", "compare_strategies", "resource_correlation", "claims"]
+    statistics = ["noise_floor", "disparity", "resource_correlation", "claims"]
     dry = snakemake(run, "-n", "--forcerun", *statistics, "--", "statistics_all")
     assert dry.returncode == 0, dry.stderr[-3000:]
     job_stats = (dry.stdout + dry.stderr).split("Job stats:")[-1].split("Reasons:")[0].splitlines()[3:]

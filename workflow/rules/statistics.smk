@@ -20,32 +20,14 @@ rule noise_floor:
 
 
 rule disparity:
+    # One job for the per-strategy table and the pairwise comparisons: same inputs, same resamples.
     input:
         baseline="results/scores/{model}/baseline.tsv",
         strategies=strategy_scores,
         noise_floor="results/noise_floor/{model}.tsv",
         library=library("disparity.py"),
     output:
-        report("results/disparity/{model}.tsv", caption="../report/disparity.rst", category="Disparity"),
-    params:
-        groups=config["groups"],
-        reference=config["reference_language"],
-        stats=config["stats"],
-    conda:
-        "../../envs/quant-fairness.yaml"
-    log:
-        "logs/disparity/{model}.log",
-    script:
-        "../../scripts/disparity.py"
-
-
-rule compare_strategies:
-    input:
-        baseline="results/scores/{model}/baseline.tsv",
-        strategies=strategy_scores,
-        noise_floor="results/noise_floor/{model}.tsv",
-        library=library("compare_strategies.py"),
-    output:
+        disparity=report("results/disparity/{model}.tsv", caption="../report/disparity.rst", category="Disparity"),
         comparisons=report(
             "results/statistics/{model}/comparisons.tsv", caption="../report/comparisons.rst", category="Statistics"
         ),
@@ -57,9 +39,9 @@ rule compare_strategies:
     conda:
         "../../envs/quant-fairness.yaml"
     log:
-        "logs/statistics/compare_{model}.log",
+        "logs/disparity/{model}.log",
     script:
-        "../../scripts/compare_strategies.py"
+        "../../scripts/disparity.py"
 
 
 rule resource_correlation:
