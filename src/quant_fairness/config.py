@@ -102,6 +102,12 @@ def planned_runs(config):
     return list(runs)
 
 
+def headline_strategies(config):
+    """The first experiment's strategies: the headline of the figure and of the report's
+    summary tables (a table of every strategy would be unreadable)."""
+    return next(iter(config["experiments"].values()))["strategies"]
+
+
 def model_strategies(config, model):
     """The strategies run on `model`, in config order."""
     return [strategy for run_model, strategy in planned_runs(config) if run_model == model]

@@ -14,7 +14,7 @@ import jinja2
 import yaml
 
 from quant_fairness.atomic import atomic_path
-from quant_fairness.config import experiment_models
+from quant_fairness.config import experiment_models, headline_strategies
 from quant_fairness.noise_floor import read_noise_floor
 from quant_fairness.provenance import read_provenance
 from quant_fairness.tables import read_tsv
@@ -163,7 +163,7 @@ def report_context(disparity_paths, storage_paths, stats_path, model_dirs, confi
         provenance = read_provenance(model_dir)
         section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
         models.append({"name": name, "provenance": provenance, **section})
-    headline = next(iter(config["experiments"].values()))["strategies"]
+    headline = headline_strategies(config)
     for model, ranking, correlation, noise_floor in zip(
         models, statistics["ranking"], statistics["correlation"], statistics["noise_floor"], strict=True
     ):

@@ -1,7 +1,7 @@
 import re
 from pathlib import Path
 
-from quant_fairness.config import model_strategies, planned_runs
+from quant_fairness.config import headline_strategies, model_strategies, planned_runs
 from quant_fairness.corpus import SPLITS, plain_files
 from quant_fairness.provenance import library_sources
 from quant_fairness.strategies import parse_strategy

@@ -6,8 +6,7 @@ rule figure_delta_bpb:
         report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
     params:
         languages=config["languages"],
-        # The first experiment is the headline one; a figure of every strategy would be unreadable.
-        strategies=next(iter(config["experiments"].values()))["strategies"],
+        strategies=headline_strategies(config),
     conda:
         "../../envs/quant-fairness.yaml"
     log:
