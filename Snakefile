@@ -6,6 +6,8 @@
     snakemake --cores 2 baseline_all                      # one stage
     snakemake --cores 2 statistics_all                    # comparisons, correlation, seed claims
     snakemake --cores 2 universe_all                      # where each model's weights live
+    snakemake --cores 2 sweep_all                         # which blocks to protect, per model
+    snakemake --cores 2 artifacts_all                     # packed models, patches, their sizes
 """
 
 from pathlib import Path
@@ -40,6 +42,8 @@ include: "workflow/rules/baseline.smk"
 include: "workflow/rules/quantize.smk"
 include: "workflow/rules/statistics.smk"
 include: "workflow/rules/universe.smk"
+include: "workflow/rules/sweep.smk"
+include: "workflow/rules/artifacts.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -48,3 +52,5 @@ rule all:
     input:
         "results/report/report.html",
         rules.universe_all.input,
+        rules.sweep_all.input,
+        rules.artifacts_all.input,

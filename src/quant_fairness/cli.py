@@ -12,8 +12,22 @@ config.yaml's `strategy_specs` when --strategy is given).
 
 read the workflow's statistics tables: each seed claim's verdict under the seed and the
 robust protocol, and a model's strategies ranked with the ones the data cannot tell
-apart. Errors are one line on stderr with exit status 2; results go to stdout, logs to
-stderr.
+apart.
+
+    quant-fairness sweep --model smollm2-135m [--langs en,he,ar,zh] [--max-layers 3] [--json]
+    quant-fairness recommend --model smollm2-135m --top 3          # prints 0,9,11
+
+protect each decoder block in turn, rank blocks by robust disparity on the selection
+split, grow the best set greedily and re-measure it on the test split (quant_fairness.sweep).
+
+    quant-fairness pack --model smollm2-135m --strategy seed_keep5 -o patch/ [--quantized int4/]
+    quant-fairness apply --base int4/ --patch patch/ -o fair/
+
+write the fairness patch (and the packed quantized model it applies to), and rebuild the
+fair model from the two after checking their SHA-256 (quant_fairness.fairness_patch).
+--model is a model folder or the name of a prepared model under resources/models/.
+Errors are one line on stderr with exit status 2; results go to stdout, logs and
+progress to stderr.
 """
 
 import argparse
@@ -93,6 +107,126 @@ def _score(args):
         print(f"{lang:<6}{m['bpb']:>10.4f}{m['ppl']:>12.3f}{m['tokens']:>9}{m['bytes']:>9}")
 
 
+def _model_dir(model):
+    """A model folder, given as a path or as the name of a model the workflow prepared."""
+    for folder in (Path(model), Path("resources/models") / model):
+        if (folder / "config.json").is_file():
+            return folder
+    raise QuantFairnessError(
+        f"model {model!r} is neither a Hugging Face model folder nor a prepared model under resources/models/ "
+        f"(prepare it with `snakemake --cores 2 resources/models/{model}`)"
+    )
+
+
+def _strategy(name, config_path):
+    from quant_fairness.strategies import parse_strategy
+
+    specs = yaml.safe_load(open(config_path, encoding="utf-8"))["strategy_specs"]
+    if name not in specs:
+        raise QuantFairnessError(f"strategy {name!r} is not defined; expected one of {sorted(specs)}")
+    return parse_strategy(name, specs[name])
+
+
+def _sweep_groups(config_path, langs):
+    """The config's high/low groups, restricted to --langs."""
+    config = yaml.safe_load(open(config_path, encoding="utf-8"))
+    languages = langs or config["languages"]
+    groups = {group: [lang for lang in config["groups"][group] if lang in languages] for group in ("high", "low")}
+    for group, members in groups.items():
+        if not members:
+            raise QuantFairnessError(
+                f"--langs {','.join(languages)} has no language of the {group} group {config['groups'][group]}"
+            )
+    return languages, groups, config["reference_language"]
+
+
+def _run_sweep(args, max_layers):
+    from tqdm import tqdm
+
+    from quant_fairness.corpus import first_segments
+    from quant_fairness.layers import layer_count
+    from quant_fairness.models import load_model
+    from quant_fairness.sweep import passes, sweep
+
+    langs = args.langs.split(",") if args.langs else None
+    languages, groups, reference = _sweep_groups(args.config, langs)
+    if reference not in languages:
+        raise QuantFairnessError(f"--langs must include the reference language {reference!r}")
+    strategy = _strategy(args.strategy, args.config)
+    selection = first_segments(read_split(args.selection, languages), languages, args.segments)
+    test = read_split(args.test, languages)
+    model, tokenizer = load_model(_model_dir(args.model))
+    total = passes(layer_count(model), max_layers, args.candidates)
+    with tqdm(total=total, desc="sweep", unit="pass", file=sys.stderr, disable=None) as bar:
+        return sweep(
+            model,
+            tokenizer,
+            selection,
+            test,
+            strategy,
+            groups,
+            reference,
+            max_layers=max_layers,
+            candidates=args.candidates,
+            noise_floor=args.noise_floor,
+            batch_tokens=args.batch_tokens,
+            progress=bar.update,
+            model_name=Path(args.model).name,
+        )
+
+
+def _sweep(args):
+    from dataclasses import asdict
+
+    from quant_fairness.report import with_ci
+
+    result = _run_sweep(args, args.max_layers)
+    if args.json:
+        print(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+        return
+    print(f"{result.strategy}: robust disparity (low ΔBPB ÷ high ΔBPB) with one block protected, selection split")
+    for row in result.single:
+        print(f"  L{row['layer']:<4}{row['robust_disparity']:>10.4f}")
+    print("greedy set, selection split")
+    for step in result.steps:
+        print(f"  {','.join(map(str, step['layers'])):<16}{step['robust_disparity']:>10.4f}")
+    print("test split (95% paired bootstrap CI)")
+    for row in result.test:
+        if row["scope"] == "disparity":
+            print(f"  {row['strategy']:<32}{row['metric']:<18}{with_ci(row)}")
+    difference = result.difference
+    value = with_ci({**difference, "value": difference.get("difference")})
+    distinguishable = difference.get("distinguishable", "no")
+    print(f"  {difference['strategy']} minus {difference['versus']}: {value} (distinguishable: {distinguishable})")
+
+
+def _recommend(args):
+    result = _run_sweep(args, args.top)
+    layers = ",".join(str(layer) for layer in result.chosen)
+    print(json.dumps({"layers": list(result.chosen)}) if args.json else layers)
+
+
+def _pack(args):
+    from quant_fairness.fairness_patch import pack
+
+    strategy = _strategy(args.strategy, args.config)
+    config = yaml.safe_load(open(args.config, encoding="utf-8"))
+    name, args.model = Path(args.model).name, str(_model_dir(args.model))
+    _, salience_indices = _calibration(args, strategy, config, None)
+    manifest = pack(args.model, strategy, name, args.output, args.quantized, salience_indices)
+    print(
+        json.dumps(manifest, indent=2, sort_keys=True)
+        if args.json
+        else f"wrote {args.output}" + (f" and {args.quantized}" if args.quantized else "")
+    )
+
+
+def _apply(args):
+    from quant_fairness.fairness_patch import apply_patch
+
+    print(apply_patch(args.base, args.patch, args.output))
+
+
 def _statistics_table(path):
     from quant_fairness.tables import read_tsv
 
@@ -154,6 +288,44 @@ def build_parser():
     ranking.add_argument("--results", default="results", help="the workflow's results folder")
     ranking.add_argument("--json", action="store_true", help="print JSON only")
     ranking.set_defaults(run=_ranking)
+    for name, help_text in (
+        ("sweep", "rank decoder blocks to protect, grow the best set, re-measure it on the test split"),
+        ("recommend", "print the blocks to protect (e.g. 0,9,11) for pipes"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--model", required=True, help="a model folder, or a prepared model's name")
+        sub.add_argument("--langs", help="comma-separated languages (default: config.yaml's languages)")
+        sub.add_argument("--strategy", default="seed_absmax_int4", help="the quantizer, from --config's strategy_specs")
+        sub.add_argument("--config", default="config.yaml")
+        sub.add_argument("--selection", default="resources/corpus/selection.jsonl", help="split that chooses blocks")
+        sub.add_argument("--test", default="resources/corpus/test.jsonl", help="split the chosen set is measured on")
+        sub.add_argument("--segments", type=int, default=8, help="selection segments per language (default 8)")
+        sub.add_argument("--candidates", type=int, help="extend the set with only the best N single blocks")
+        sub.add_argument("--noise-floor", type=float, default=0.0, help="bits/byte; see results/noise_floor/")
+        sub.add_argument("--batch-tokens", type=int, default=1024)
+        sub.add_argument("--json", action="store_true", help="print JSON only")
+        if name == "sweep":
+            sub.add_argument("--max-layers", type=int, default=3, help="size of the greedy set (default 3)")
+            sub.set_defaults(run=_sweep)
+        else:
+            sub.add_argument("--top", type=int, default=3, help="how many blocks (default 3)")
+            sub.set_defaults(run=_recommend)
+    pack = commands.add_parser("pack", help="write a strategy's fairness patch (and packed quantized model)")
+    pack.add_argument("--model", required=True, help="a model folder, or a prepared model's name")
+    pack.add_argument("--strategy", required=True, help="a strategy that protects weights, from --config")
+    pack.add_argument("--config", default="config.yaml")
+    pack.add_argument("--calibration", help="calibration split, for salience-protected strategies")
+    pack.add_argument("--batch-tokens", type=int, default=1024)
+    pack.add_argument("--dtype", default="float32", choices=["float32"])
+    pack.add_argument("-o", "--output", required=True, help="patch folder to write")
+    pack.add_argument("--quantized", help="also write the packed quantized model the patch applies to here")
+    pack.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    pack.set_defaults(run=_pack)
+    apply = commands.add_parser("apply", help="rebuild the fair model from a packed model and a patch")
+    apply.add_argument("--base", required=True, help="the packed quantized model folder")
+    apply.add_argument("--patch", required=True, help="the patch folder")
+    apply.add_argument("-o", "--output", required=True, help="folder for the rebuilt Hugging Face model")
+    apply.set_defaults(run=_apply)
     return parser
 
 

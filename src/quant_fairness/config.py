@@ -15,7 +15,7 @@ import yaml
 
 from quant_fairness.corpus import BIBLE_LANGUAGES, plain_files
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.strategies import check_packable, parse_strategy
 
 
 def _schema_error(error):
@@ -67,6 +67,8 @@ def check_config(config, schema_path):
             raise QuantFairnessError(f"model {model!r}: local folder {local!r} is missing or has no config.json")
     for name, spec in config["strategy_specs"].items():
         parse_strategy(name, spec)
+    _check_sweep(config)
+    _check_artifacts(config)
     for experiment, plan in config["experiments"].items():
         for model in plan.get("models", []):
             if model not in config["model_sources"]:
@@ -81,6 +83,39 @@ def check_config(config, schema_path):
                     f"expected one of {sorted(config['strategy_specs'])}"
                 )
     return config
+
+
+def _defined_strategy(config, key, name):
+    if name not in config["strategy_specs"]:
+        raise QuantFairnessError(
+            f"{key}: strategy {name!r} is not defined; expected one of {sorted(config['strategy_specs'])}"
+        )
+    return parse_strategy(name, config["strategy_specs"][name])
+
+
+def _check_sweep(config):
+    strategy = _defined_strategy(config, "sweep.strategy", config["sweep"]["strategy"])
+    if strategy.needs_calibration or strategy.needs_salience:
+        raise QuantFairnessError(
+            f"sweep.strategy: {strategy.name!r} reads calibration text; the sweep takes a strategy that does not"
+        )
+
+
+def _check_artifacts(config):
+    artifacts = config["artifacts"]
+    for key in ("int4", "int8"):
+        check_packable(_defined_strategy(config, f"artifacts.{key}", artifacts[key]))
+    int4_spec = config["strategy_specs"][artifacts["int4"]]
+    for name in artifacts["fair"]:
+        fair = _defined_strategy(config, "artifacts.fair", name)
+        if fair.protection.is_empty:
+            raise QuantFairnessError(f"artifacts.fair: strategy {name!r} protects no weight, so it has no patch")
+        quantizer = {key: value for key, value in config["strategy_specs"][name].items() if key != "protect"}
+        if quantizer != int4_spec:
+            raise QuantFairnessError(
+                f"artifacts.fair: strategy {name!r} quantizes as {quantizer}, not as artifacts.int4 "
+                f"{artifacts['int4']!r} ({int4_spec}); its patch must apply to that INT4 model"
+            )
 
 
 def experiment_models(config, plan):

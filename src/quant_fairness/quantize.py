@@ -58,7 +58,7 @@ def _quantize_linear(strategy, weight, linear, statistics):
     return backends.quanto_quantize(linear, strategy.format, strategy.group_size)
 
 
-def _linear_layout(weight, tensor):
+def linear_layout(weight, tensor):
     """A weight-shaped tensor in nn.Linear's (out, in) layout, and back: GPT-2's Conv1D stores (in, out)."""
     return tensor if isinstance(weight.module, nn.Linear) else tensor.t()
 
@@ -66,8 +66,8 @@ def _linear_layout(weight, tensor):
 def _quantize(strategy, weight, tensor, statistics):
     if strategy.quantizer == "seed_absmax":
         return seed_absmax_int4(tensor)
-    dequantized, bits = _quantize_linear(strategy, weight, _linear_layout(weight, tensor), statistics)
-    return _linear_layout(weight, dequantized), bits
+    dequantized, bits = _quantize_linear(strategy, weight, linear_layout(weight, tensor), statistics)
+    return linear_layout(weight, dequantized), bits
 
 
 def _gptq_stacked(strategy, weights, params, statistics, masks):
@@ -83,19 +83,19 @@ def _gptq_stacked(strategy, weights, params, statistics, masks):
         stacks.setdefault(key, []).append(weight)
     results = {}
     for (_, bits), members in stacks.items():
-        linears = [_linear_layout(w, params[w.name].data) for w in members]
+        linears = [linear_layout(w, params[w.name].data) for w in members]
         stacked = torch.cat(linears)
         keep = None
         if any(w.name in masks for w in members):
             no_mask = {w.name: torch.zeros_like(params[w.name], dtype=torch.bool) for w in members}
-            keep = torch.cat([_linear_layout(w, masks.get(w.name, no_mask[w.name])) for w in members])
+            keep = torch.cat([linear_layout(w, masks.get(w.name, no_mask[w.name])) for w in members])
         hessian = statistics[members[0].name].hessian
         dequantized, stacked_bits = gptq_quantize(stacked, hessian, bits, group_size, strategy.symmetric, keep=keep)
         pieces = dequantized.split([linear.shape[0] for linear in linears])
         for weight, piece in zip(members, pieces, strict=True):
             # Storage is linear in the row count (codes, then scale and zero per row and group).
             bits_of_piece = stacked_bits * piece.shape[0] // stacked.shape[0]
-            results[weight.name] = _linear_layout(weight, piece), bits_of_piece
+            results[weight.name] = linear_layout(weight, piece), bits_of_piece
     return results
 
 

@@ -7,6 +7,8 @@ storage bits count the integer codes plus every scale (FP16, 16 bits) and zero p
     w_hat, bits = seed_absmax_int4(w)                      # the seed's quantizer
     w_hat, bits = round_to_nearest(w, bits=4, group_size=128, symmetric=False)
     w_hat, bits = round_to_nearest(w, bits=8, group_size=None, symmetric=True)  # per channel
+    codes, scale = seed_absmax_codes(w)                    # the codes themselves, for packing
+    scale, zero, width = rtn_grid(w, bits=4, group_size=128, symmetric=False)
 """
 
 import math
@@ -16,13 +18,20 @@ import torch
 SCALE_BITS = 16
 
 
-def seed_absmax_int4(weight):
-    """Per-tensor symmetric absmax: scale = max|W| / 7, codes clamped to [-8, 7] (seed protocol)."""
+def seed_absmax_codes(weight):
+    """(codes in [-8, 7] as floats, scale) of the seed's per-tensor symmetric absmax INT4."""
     w = weight.float()
     scale = w.abs().max() / 7
     if scale == 0:
+        return torch.zeros_like(w), scale
+    return torch.clamp(torch.round(w / scale), -8, 7), scale
+
+
+def seed_absmax_int4(weight):
+    """Per-tensor symmetric absmax: scale = max|W| / 7, codes clamped to [-8, 7] (seed protocol)."""
+    codes, scale = seed_absmax_codes(weight)
+    if scale == 0:
         return weight.clone(), 4 * weight.numel() + SCALE_BITS
-    codes = torch.clamp(torch.round(w / scale), -8, 7)
     return (codes * scale).to(weight.dtype), 4 * weight.numel() + SCALE_BITS
 
 
@@ -51,32 +60,47 @@ def quantize_codes(values, scale, zero, bits, symmetric):
     return torch.clamp(torch.round(values / scale) + zero, low, high)
 
 
-def _fake_quantize_groups(groups, bits, symmetric):
-    """Quantize along the last axis of `groups` (rows, n_groups, group) and dequantize."""
-    scale, zero = (t.unsqueeze(-1) for t in group_grid(groups, bits, symmetric))
-    return (quantize_codes(groups, scale, zero, bits, symmetric) - zero) * scale
+def rtn_grid(weight, bits, group_size=None, symmetric=True, per_tensor=False):
+    """(scale, zero point) per group as (rows, groups) tensors, and the group width.
 
-
-def round_to_nearest(weight, bits, group_size=None, symmetric=True, per_tensor=False):
-    """Round-to-nearest integer quantization of a 2-D weight in nn.Linear layout (out, in).
-
-    Groups run along the input axis; `group_size=None` means one group per output channel and
-    `per_tensor=True` one group for the whole tensor. A last group shorter than
-    `group_size` (576 columns in groups of 128) is quantized on its own.
+    Groups run along the input axis of a 2-D weight in nn.Linear layout (out, in);
+    `group_size=None` means one group per output channel and `per_tensor=True` one group
+    for the whole tensor ((1, 1) tensors). A last group shorter than `group_size` (576
+    columns in groups of 128) is its own group.
     """
     w = weight.float()
     rows, cols = w.shape
     if per_tensor:
-        flat = w.reshape(1, 1, -1)
-        out = _fake_quantize_groups(flat, bits, symmetric).reshape(rows, cols)
-        n_groups = 1
-    else:
-        size = cols if group_size is None else min(group_size, cols)
-        full = cols // size * size
-        pieces = [_fake_quantize_groups(w[:, :full].reshape(rows, -1, size), bits, symmetric).reshape(rows, full)]
-        if full < cols:
-            pieces.append(_fake_quantize_groups(w[:, full:].reshape(rows, 1, -1), bits, symmetric).reshape(rows, -1))
-        out = torch.cat(pieces, dim=1)
-        n_groups = rows * math.ceil(cols / size)
+        scale, zero = group_grid(w.reshape(1, -1), bits, symmetric)
+        return scale.reshape(1, 1), zero.reshape(1, 1), cols
+    size = cols if group_size is None else min(group_size, cols)
+    full = cols // size * size
+    grids = [group_grid(w[:, :full].reshape(rows, -1, size), bits, symmetric)]
+    if full < cols:
+        grids.append(group_grid(w[:, full:].reshape(rows, 1, -1), bits, symmetric))
+    return torch.cat([g[0] for g in grids], dim=1), torch.cat([g[1] for g in grids], dim=1), size
+
+
+def expand_groups(values, size, cols):
+    """Per-group values (rows, groups) spread over the columns of their groups."""
+    if values.shape[1] == 1:
+        return values
+    return values.repeat_interleave(size, dim=1)[:, :cols]
+
+
+def dequantize_codes(codes, scale, zero):
+    """Weights back from codes and their expanded grid."""
+    return (codes - zero) * scale
+
+
+def round_to_nearest(weight, bits, group_size=None, symmetric=True, per_tensor=False):
+    """Round-to-nearest integer quantization of a 2-D weight in nn.Linear layout (out, in),
+    on the grid of `rtn_grid`."""
+    scale, zero, size = rtn_grid(weight, bits, group_size, symmetric, per_tensor)
+    cols = weight.shape[1]
+    scale, zero = expand_groups(scale, size, cols), expand_groups(zero, size, cols)
+    codes = quantize_codes(weight.float(), scale, zero, bits, symmetric)
+    out = dequantize_codes(codes, scale, zero)
+    n_groups = 1 if per_tensor else weight.shape[0] * math.ceil(cols / size)
     per_group = SCALE_BITS + (0 if symmetric else bits)
     return out.contiguous().to(weight.dtype), bits * weight.numel() + n_groups * per_group

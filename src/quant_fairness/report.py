@@ -31,9 +31,10 @@ def number(value, digits=3):
 
 
 def with_ci(row, digits=3):
-    if row["value"] == "NA":
+    """ "value [low, high]" of a table row, read from a TSV ("NA") or built in memory (keys absent)."""
+    if row.get("value", "NA") in ("NA", None):
         return "undefined"
-    if row["ci_low"] == "NA":
+    if row.get("ci_low", "NA") in ("NA", None):
         return f"{number(row['value'], digits)} (CI undefined)"
     return f"{number(row['value'], digits)} [{number(row['ci_low'], digits)}, {number(row['ci_high'], digits)}]"
 

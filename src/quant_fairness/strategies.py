@@ -49,6 +49,7 @@ SALIENCE_METHODS = ("gradient", "fisher", "activation")
 # Which calibration languages a salience mask is measured on; contrast = low minus high.
 SALIENCE_LANGUAGES = ("low", "high", "all", "contrast")
 CALIBRATION_SEGMENTS = 8  # per language, default for GPTQ/AWQ statistics and salience
+PACKED_BITS = (4, 8)  # code widths quant_fairness.packing writes
 
 QUANTIZER_FIELDS = {
     "seed_absmax": (),
@@ -275,3 +276,15 @@ def parse_strategy(name, spec):
     if fields.get("format") == "llm_int8" and not protection.is_empty:
         _fail(name, "LLM.int8() swaps whole modules; it cannot keep individual weights in FP16 (drop protect)")
     return Strategy(name, quantizer, **fields)
+
+
+def check_packable(strategy):
+    """Packed files exist for the quantizers whose codes this project computes."""
+    if strategy.quantizer == "seed_absmax":
+        return
+    bits = {strategy.bits, *(bits for _, bits in strategy.component_bits)}
+    if strategy.quantizer != "rtn" or strategy.awq or not bits <= set(PACKED_BITS):
+        raise QuantFairnessError(
+            f"strategy {strategy.name!r} cannot be packed: packed models are written for the seed_absmax "
+            f"quantizer and for rtn (without awq) at {' or '.join(map(str, PACKED_BITS))} bits"
+        )

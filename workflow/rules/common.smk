@@ -13,6 +13,7 @@ STRATEGY_PATTERN = "|".join(re.escape(name) for name in config["strategy_specs"]
 WHEEL_DIR = "resources/wheels"
 MODEL_THREADS = config["evaluation"]["threads"]
 NOISE_FLOOR_DTYPE = config["stats"]["noise_floor_dtype"]
+ARTIFACTS = config["artifacts"]
 
 
 def library(script):
@@ -66,3 +67,20 @@ def salience_masks_of(wildcards):
         for name in model_strategies(config, wildcards.model)
         if parse_strategy(name, config["strategy_specs"][name]).needs_salience
     ]
+
+
+def artifact_files(wildcards):
+    """What the artifact table of a model reads: packed files, patches, corrections, scores."""
+    model, int4 = wildcards.model, ARTIFACTS["int4"]
+    folder = f"results/artifacts/{model}"
+    return {
+        "fp16": f"{folder}/fp16/model.safetensors",
+        "int8": f"{folder}/{ARTIFACTS['int8']}/quantized",
+        "int4": f"{folder}/{int4}/quantized",
+        "int4_scores": f"results/scores/{model}/{int4}.tsv",
+        "patches": [f"{folder}/{name}/patch" for name in ARTIFACTS["fair"]],
+        "fair_scores": [f"{folder}/{name}/fair_scores.tsv" for name in ARTIFACTS["fair"]],
+        "simulated_scores": [f"results/scores/{model}/{name}.tsv" for name in ARTIFACTS["fair"] if (model, name) in RUNS],
+        "corrections": [f"{folder}/{int4}/lowrank_r{rank}.safetensors" for rank in ARTIFACTS["low_rank_ranks"]],
+        "low_rank_scores": [f"{folder}/{int4}/lowrank_r{rank}_scores.tsv" for rank in ARTIFACTS["low_rank_ranks"]],
+    }

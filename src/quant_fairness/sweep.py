@@ -1,0 +1,220 @@
+"""The layer sweep (seed 002): which decoder blocks to keep in full precision so that
+quantization hurts low-resource languages no more than high-resource ones.
+
+1. Score the original model on the selection and the test split.
+2. Protect each block alone (every other weight quantized by the strategy) and compute
+   the robust disparity, mean ΔBPB of the low group ÷ mean ΔBPB of the high group, on
+   the selection split.
+3. From the best block, greedily add the block that lowers the disparity most, until
+   the set has `max_layers` blocks.
+4. Re-measure the unprotected strategy and the chosen set on the test split, with paired
+   bootstrap intervals: blocks chosen on the text they are judged on prove nothing.
+
+    result = sweep(model, tokenizer, selection_rows, test_rows, strategy,
+                   groups={"high": ["en", "de", "fr"], "low": ["zh", "he", "ar"]})
+    result.chosen        # (0, 9, 11)
+    result.single        # per block: robust disparity on the selection split, best first
+    result.steps         # the greedy path on the selection split
+    result.test          # unprotected vs chosen on the test split: values, CIs, difference
+
+The seed ranked blocks by the mean over non-English languages of D%(l) / D%(en) on one
+sentence each; D% is per token, so it is not comparable across tokenizers. This sweep
+ranks by ΔBPB on the selection split instead.
+
+`reuse_prefix=False` scores every candidate through the whole model (the naive sweep,
+for the benchmark); the default starts each candidate at its own block from cached
+hidden states (quant_fairness.block_switch), with the same result.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from quant_fairness.block_switch import BlockSwitch, capture_block_inputs, start_at_block
+from quant_fairness.comparison import compare_strategies
+from quant_fairness.disparity import COLUMNS, check_languages, disparity_rows, strategy_metrics
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.paired import paired_scores
+from quant_fairness.split_batches import SplitBatches
+
+TEST_SCOPES = ("low", "high", "all", "disparity")
+SINGLE_COLUMNS = ("model", "strategy", "rank", "layer", "robust_disparity")
+STEP_COLUMNS = ("model", "strategy", "step", "layers", "robust_disparity")
+
+
+def candidate_scores(switch, split, base, candidates, reuse_prefix=True, progress=None):
+    """{block: score rows} for protecting `base` plus that block, for each candidate block.
+
+    Candidates run from the last block down: the first run records the hidden states
+    entering every earlier block, which are the same for every later candidate.
+    """
+    order = sorted(set(candidates) - set(base), reverse=True)
+    results = {}
+    inputs = None
+    for block in order:
+        switch.protect(set(base) | {block})
+        if not reuse_prefix:
+            results[block] = split.score(switch.model)
+        elif inputs is None:
+            with capture_block_inputs(switch.blocks, last=block) as inputs:
+                results[block] = split.score(switch.model)
+        else:
+            with start_at_block(switch.blocks, block, inputs):
+                results[block] = split.score(switch.model)
+        if progress:
+            progress()
+    return results
+
+
+def robust_disparity(baseline_rows, rows, groups, reference, noise_floor):
+    """The point estimate of the robust disparity (NaN when undefined)."""
+    scores = paired_scores(baseline_rows, {"candidate": rows})
+    values = strategy_metrics(scores, "candidate", groups, reference, noise_floor, np.arange(len(scores.ids))[None])
+    return float(values[("disparity", "robust_disparity")][0])
+
+
+def _best(disparities):
+    """The block with the lowest defined disparity (ties: the lower index)."""
+    defined = {block: value for block, value in disparities.items() if not np.isnan(value)}
+    if not defined:
+        raise QuantFairnessError(
+            "the robust disparity is undefined for every candidate block: the high group's ΔBPB is at or "
+            "below the noise floor, so no block can be said to lower it"
+        )
+    return min(defined, key=lambda block: (defined[block], block))
+
+
+def set_name(strategy_name, layers):
+    return f"{strategy_name}+L{','.join(str(layer) for layer in sorted(layers))}"
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    strategy: str
+    single: list  # [{"layer", "robust_disparity"}], best first, on the selection split
+    steps: list  # [{"layers", "robust_disparity"}], the greedy path on the selection split
+    chosen: tuple
+    test: list  # disparity rows of the unprotected strategy and the chosen set, test split
+    difference: dict  # unprotected minus chosen robust disparity, paired CI, test split
+
+
+def passes(blocks, max_layers, candidates=None):
+    """Candidate scorings a sweep runs, plus the four whole-split scorings (for a progress bar)."""
+    pool = blocks if candidates is None else min(candidates, blocks)
+    return blocks + sum(pool - size for size in range(1, max_layers)) + 4
+
+
+def _greedy(switch, split, first, pool, max_layers, disparity_of, reuse_prefix, progress):
+    chosen = (first,)
+    steps = []
+    while len(chosen) < max_layers and set(pool) - set(chosen):
+        scored = candidate_scores(switch, split, chosen, pool, reuse_prefix, progress)
+        values = {block: disparity_of(rows) for block, rows in scored.items()}
+        chosen = tuple(sorted((*chosen, _best(values))))
+        steps.append({"layers": chosen, "robust_disparity": min(v for v in values.values() if not np.isnan(v))})
+    return chosen, steps
+
+
+def sweep(
+    model,
+    tokenizer,
+    selection_rows,
+    test_rows,
+    strategy,
+    groups,
+    reference="en",
+    max_layers=3,
+    candidates=None,
+    noise_floor=0.0,
+    resamples=1000,
+    seed=0,
+    level=0.95,
+    batch_tokens=1024,
+    reuse_prefix=True,
+    progress=None,
+    model_name="model",
+    baseline_test=None,
+    unprotected_test=None,
+):
+    """Run the sweep; the model's weights are restored before it returns.
+
+    `candidates`: only the best this many single blocks are tried when extending the set
+    (None: every block). `progress`: called once per scoring of a split.
+    `baseline_test`, `unprotected_test`: score rows of the test split already computed
+    (the workflow's score tables), used instead of scoring again.
+    """
+    languages = sorted({row["lang"] for row in selection_rows})
+    check_languages(languages, groups, reference)
+    if max_layers < 1:
+        raise QuantFairnessError(f"max_layers {max_layers!r} must be at least 1")
+    selection = SplitBatches(model, tokenizer, selection_rows, batch_tokens)
+    test = SplitBatches(model, tokenizer, test_rows, batch_tokens)
+    tick = progress or (lambda: None)
+    baseline_selection = selection.score(model)
+    baseline_test = baseline_test or test.score(model)
+    tick(), tick()
+
+    def disparity_of(rows):
+        return robust_disparity(baseline_selection, rows, groups, reference, noise_floor)
+
+    switch = BlockSwitch(model, strategy)
+    try:
+        blocks = range(len(switch.blocks))
+        scored = candidate_scores(switch, selection, (), blocks, reuse_prefix, progress)
+        values = {block: disparity_of(rows) for block, rows in scored.items()}
+        ranked = sorted(values, key=lambda block: (np.isnan(values[block]), values[block], block))
+        single = [{"layer": block, "robust_disparity": values[block]} for block in ranked]
+        pool = ranked[: candidates or len(ranked)]
+        first = _best(values)
+        chosen, steps = _greedy(switch, selection, first, pool, max_layers, disparity_of, reuse_prefix, progress)
+        steps.insert(0, {"layers": (first,), "robust_disparity": values[first]})
+        switch.protect(())
+        unprotected = unprotected_test or test.score(model)
+        tick()
+        switch.protect(chosen)
+        protected = test.score(model)
+        tick()
+    finally:
+        switch.restore()
+    name = set_name(strategy.name, chosen)
+    scores = paired_scores(baseline_test, {strategy.name: unprotected, name: protected})
+    rows = disparity_rows(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
+    comparisons, _ = compare_strategies(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
+    difference = next(row for row in comparisons if row["metric"] == "robust_disparity")
+    test_rows_kept = [row for row in rows if row["scope"] in TEST_SCOPES]
+    return SweepResult(strategy.name, single, steps, chosen, test_rows_kept, difference)
+
+
+def sweep_tables(model_name, result):
+    """{table: (rows, columns)} of a sweep: single blocks and greedy steps (selection split),
+    and the test split's disparity rows with the paired difference as a last row."""
+    single = [
+        {"model": model_name, "strategy": result.strategy, "rank": rank, **row}
+        for rank, row in enumerate(result.single, start=1)
+    ]
+    steps = [
+        {
+            "model": model_name,
+            "strategy": result.strategy,
+            "step": step,
+            "layers": ",".join(map(str, row["layers"])),
+            "robust_disparity": row["robust_disparity"],
+        }
+        for step, row in enumerate(result.steps, start=1)
+    ]
+    difference = result.difference
+    compared = {
+        "model": model_name,
+        "strategy": f"{difference['strategy']} - {difference['versus']}",
+        "scope": "difference",
+        "metric": "robust_disparity",
+        "value": difference.get("difference"),
+        "ci_low": difference.get("ci_low"),
+        "ci_high": difference.get("ci_high"),
+        "note": f"distinguishable: {difference.get('distinguishable', 'no')}; {difference['note']}".rstrip("; "),
+    }
+    return {
+        "single": (single, SINGLE_COLUMNS),
+        "steps": (steps, STEP_COLUMNS),
+        "test": ([*result.test, compared], COLUMNS),
+    }

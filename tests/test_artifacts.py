@@ -1,0 +1,170 @@
+"""Packed models and fairness patches: real files, exact round trips, refused tampering."""
+
+import json
+
+import pytest
+import torch
+from conftest import TINY_CONFIGS, tiny_model, tiny_tokenizer
+from safetensors.torch import load_file
+
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.fairness_patch import MANIFEST, PATCH_FILE, apply_patch, pack, patch_tensors, patched_weights
+from quant_fairness.models import load_model
+from quant_fairness.packing import PACKED_FILE, pack_model, pack_nibbles, packed_bytes, unpack_file, unpack_nibbles
+from quant_fairness.protection import protection_masks
+from quant_fairness.quantize import apply_strategy, targeted_weights
+from quant_fairness.strategies import parse_strategy
+
+PACKABLE = {
+    "seed": {"quantizer": "seed_absmax"},
+    "rtn4_sym_g16": {"quantizer": "rtn", "bits": 4, "group_size": 16, "symmetric": True},
+    "rtn4_asym_g24": {"quantizer": "rtn", "bits": 4, "group_size": 24, "symmetric": False},  # 32 columns: a tail group
+    "rtn8_channel": {"quantizer": "rtn", "bits": 8, "granularity": "channel"},
+    "rtn4_tensor_asym": {"quantizer": "rtn", "bits": 4, "granularity": "tensor", "symmetric": False},
+}
+
+
+def strategy(name, spec, protect=None):
+    return parse_strategy(name, spec | ({"protect": protect} if protect else {}))
+
+
+def model_folder(tmp_path, family):
+    folder = tmp_path / family
+    tiny_model(family).save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    return folder
+
+
+def test_nibbles_round_trip_odd_counts():
+    codes = torch.tensor([0, 15, 7, 8, 1], dtype=torch.uint8)
+    packed = pack_nibbles(codes)
+    assert packed.tolist() == [0xF0, 0x87, 0x01]
+    assert unpack_nibbles(packed, 5).tolist() == codes.tolist()
+
+
+@pytest.mark.parametrize("family", sorted(TINY_CONFIGS))
+@pytest.mark.parametrize("name", sorted(PACKABLE))
+def test_unpacked_weights_equal_the_simulated_quantizer_bit_for_bit(tmp_path, family, name):
+    spec = PACKABLE[name]
+    model = tiny_model(family)
+    tensors, metadata = pack_model(model, strategy(name, spec), family)
+    path = tmp_path / PACKED_FILE
+    path.write_bytes(packed_bytes(tensors, metadata))
+    unpacked = unpack_file(path)
+    simulated = tiny_model(family)
+    apply_strategy(simulated, strategy(name, spec))
+    targeted = {weight.name for weight in targeted_weights(simulated, strategy(name, spec))}
+    for param_name, param in simulated.named_parameters():
+        expected = param.detach() if param_name in targeted else param.detach().half().float()
+        assert torch.equal(unpacked[param_name], expected), param_name
+
+
+def test_packed_int4_is_two_weights_per_byte_and_bytes_are_deterministic():
+    model = tiny_model("llama")
+    seed = strategy("seed", PACKABLE["seed"])
+    tensors, metadata = pack_model(model, seed, "tiny")
+    for weight in targeted_weights(model, seed):
+        assert tensors[f"{weight.name}.codes"].numel() == (weight.numel + 1) // 2
+        assert tensors[f"{weight.name}.codes"].dtype == torch.uint8
+    assert packed_bytes(tensors, metadata) == packed_bytes(*pack_model(tiny_model("llama"), seed, "tiny"))
+
+
+def test_unpackable_strategy_is_refused_in_one_line():
+    gptq = parse_strategy("gptq_int4", {"quantizer": "gptq", "bits": 4})
+    with pytest.raises(QuantFairnessError, match="strategy 'gptq_int4' cannot be packed"):
+        pack_model(tiny_model("llama"), gptq, "tiny")
+
+
+def test_patch_index_is_the_smaller_of_bitmap_and_indices():
+    model = tiny_model("llama")
+    few = strategy("few", PACKABLE["seed"], {"top_percent": 1})
+    many = strategy("many", PACKABLE["seed"], {"top_percent": 30, "layers": [0]})
+    few_tensors, few_meta = patch_tensors(model, few)
+    many_tensors, many_meta = patch_tensors(model, many)
+    # Norm gains (all 1.0) are the largest weights of a random model: kept whole.
+    matrices = [entry for entry in few_meta["tensors"].values() if len(entry["shape"]) == 2]
+    assert matrices and {entry["index"] for entry in matrices} == {"indices"}
+    kinds = {name: entry["index"] for name, entry in many_meta["tensors"].items()}
+    assert kinds["model.layers.0.mlp.up_proj.weight"] == "whole"
+    assert kinds["model.layers.1.mlp.up_proj.weight"] == "bitmap"
+    for tensors, meta in ((few_tensors, few_meta), (many_tensors, many_meta)):
+        for name, entry in meta["tensors"].items():
+            index = tensors.get(f"{name}.index")
+            kept = entry["kept"]
+            if entry["index"] == "bitmap":
+                assert index.numel() * 8 >= torch.Size(entry["shape"]).numel() and index.numel() <= 4 * kept
+            elif entry["index"] == "indices":
+                assert index.numel() == kept
+            assert tensors[f"{name}.values"].dtype == torch.float16
+
+
+@pytest.mark.parametrize("family", ["gpt2", "llama"])
+@pytest.mark.parametrize("name", ["seed", "rtn4_asym_g24"])
+def test_pack_then_apply_rebuilds_the_fair_model_exactly(tmp_path, family, name):
+    folder = model_folder(tmp_path, family)
+    keep = strategy(name, PACKABLE[name], {"top_percent": 5, "layers": [1]})
+    manifest = pack(folder, keep, family, tmp_path / "patch", tmp_path / "quantized")
+    assert manifest["protected_parameters"] > 0
+    assert json.loads((tmp_path / "patch" / MANIFEST).read_text()) == manifest
+    apply_patch(tmp_path / "quantized", tmp_path / "patch", tmp_path / "fair")
+    rebuilt, _ = load_model(tmp_path / "fair")
+    original = load_model(folder)[0]
+    expected = load_model(folder)[0]
+    apply_strategy(expected, strategy(name, PACKABLE[name]))
+    targeted = targeted_weights(original, keep)
+    masks = protection_masks(original, keep, targeted)
+    targeted_names = {weight.name for weight in targeted}
+    original_params = dict(original.named_parameters())
+    for param_name, param in expected.named_parameters():
+        want = param.detach().clone() if param_name in targeted_names else param.detach().half().float()
+        if param_name in masks:
+            want[masks[param_name]] = original_params[param_name].detach()[masks[param_name]].half().float()
+        assert torch.equal(dict(rebuilt.named_parameters())[param_name], want), param_name
+
+
+def packed_pair(tmp_path, family="llama", protect=None):
+    folder = model_folder(tmp_path, family)
+    keep = strategy("seed", PACKABLE["seed"], protect or {"top_percent": 5})
+    pack(folder, keep, family, tmp_path / "patch", tmp_path / "quantized")
+    return folder, keep
+
+
+def test_apply_refuses_a_corrupted_patch_and_writes_nothing(tmp_path):
+    packed_pair(tmp_path)
+    patch_file = tmp_path / "patch" / PATCH_FILE
+    data = bytearray(patch_file.read_bytes())
+    data[-3] ^= 0xFF
+    patch_file.write_bytes(bytes(data))
+    with pytest.raises(QuantFairnessError, match="patch .* has SHA-256") as error:
+        apply_patch(tmp_path / "quantized", tmp_path / "patch", tmp_path / "fair")
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "fair").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_apply_refuses_a_base_the_patch_was_not_made_for(tmp_path):
+    folder, _ = packed_pair(tmp_path)
+    other = strategy("rtn", PACKABLE["rtn4_sym_g16"], {"top_percent": 5})
+    pack(folder, other, "llama", None, tmp_path / "other-quantized")
+    with pytest.raises(QuantFairnessError, match="base model .* not the file this patch was made for"):
+        apply_patch(tmp_path / "other-quantized", tmp_path / "patch", tmp_path / "fair")
+    assert not (tmp_path / "fair").exists()
+
+
+def test_apply_refuses_a_missing_or_malformed_manifest(tmp_path):
+    packed_pair(tmp_path)
+    (tmp_path / "patch" / MANIFEST).write_text("{not json")
+    with pytest.raises(QuantFairnessError, match="manifest.json is not valid JSON"):
+        patched_weights(tmp_path / "quantized", tmp_path / "patch")
+    (tmp_path / "patch" / MANIFEST).unlink()
+    with pytest.raises(QuantFairnessError, match="has no manifest.json"):
+        patched_weights(tmp_path / "quantized", tmp_path / "patch")
+
+
+def test_a_strategy_without_protection_has_no_patch(tmp_path):
+    folder = model_folder(tmp_path, "llama")
+    with pytest.raises(QuantFairnessError, match="protects no weight"):
+        pack(folder, strategy("seed", PACKABLE["seed"]), "llama", tmp_path / "patch")
+    manifest = pack(folder, strategy("seed", PACKABLE["seed"]), "llama", None, tmp_path / "quantized")
+    assert "patch_sha256" not in manifest
+    assert set(load_file(tmp_path / "quantized" / PACKED_FILE)) and (tmp_path / "quantized" / "config.json").is_file()

@@ -1,0 +1,139 @@
+# Seed 000's artifacts as real files: packed INT8/INT4 models, fairness patches, low-rank
+# corrections, each fair model rebuilt from its files and scored, and a size table.
+
+
+rule fp16_model:
+    input:
+        model="resources/models/{model}",
+        library=library("fp16_model.py"),
+    output:
+        "results/artifacts/{model}/fp16/model.safetensors",
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/artifacts/{model}/fp16.log",
+    resources:
+        mem_mb=4000,
+    script:
+        "../../scripts/fp16_model.py"
+
+
+rule pack_quantized:
+    input:
+        model="resources/models/{model}",
+        library=library("pack.py"),
+    wildcard_constraints:
+        strategy=STRATEGY_PATTERN,
+    output:
+        quantized=directory("results/artifacts/{model}/{strategy}/quantized"),
+    params:
+        spec=lambda wildcards: config["strategy_specs"][wildcards.strategy],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/artifacts/{model}/{strategy}_quantized.log",
+    resources:
+        mem_mb=4000,
+    script:
+        "../../scripts/pack.py"
+
+
+rule pack_patch:
+    input:
+        unpack(quantize_inputs),
+        model="resources/models/{model}",
+        library=library("pack.py"),
+    wildcard_constraints:
+        strategy=STRATEGY_PATTERN,
+    output:
+        patch=directory("results/artifacts/{model}/{strategy}/patch"),
+    params:
+        spec=lambda wildcards: config["strategy_specs"][wildcards.strategy],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/artifacts/{model}/{strategy}_patch.log",
+    resources:
+        mem_mb=4000,
+    script:
+        "../../scripts/pack.py"
+
+
+rule score_fair_artifact:
+    # The patch is applied to the packed INT4 model after both SHA-256 checks, then scored.
+    input:
+        base=f"results/artifacts/{{model}}/{ARTIFACTS['int4']}/quantized",
+        patch="results/artifacts/{model}/{strategy}/patch",
+        split="resources/corpus/test.jsonl",
+        library=library("score_artifact.py"),
+    output:
+        scores="results/artifacts/{model}/{strategy}/fair_scores.tsv",
+    params:
+        label=lambda wildcards: f"fair int4 ({wildcards.strategy})",
+        languages=config["languages"],
+        batch_tokens=config["evaluation"]["batch_tokens"],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/artifacts/{model}/{strategy}_fair_scores.log",
+    threads: MODEL_THREADS
+    resources:
+        mem_mb=8000,
+    script:
+        "../../scripts/score_artifact.py"
+
+
+rule low_rank_correction:
+    input:
+        model="resources/models/{model}",
+        base="results/artifacts/{model}/{strategy}/quantized",
+        split="resources/corpus/test.jsonl",
+        library=library("score_artifact.py"),
+    wildcard_constraints:
+        rank=r"\d+",
+    output:
+        correction="results/artifacts/{model}/{strategy}/lowrank_r{rank}.safetensors",
+        scores="results/artifacts/{model}/{strategy}/lowrank_r{rank}_scores.tsv",
+    params:
+        label=lambda wildcards: f"int4 + low-rank r{wildcards.rank}",
+        languages=config["languages"],
+        batch_tokens=config["evaluation"]["batch_tokens"],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/artifacts/{model}/{strategy}_lowrank_r{rank}.log",
+    threads: MODEL_THREADS
+    resources:
+        mem_mb=8000,
+    script:
+        "../../scripts/score_artifact.py"
+
+
+rule artifact_sizes:
+    input:
+        unpack(artifact_files),
+        model="resources/models/{model}",
+        baseline="results/scores/{model}/baseline.tsv",
+        noise_floor="results/noise_floor/{model}.tsv",
+        library=library("artifact_sizes.py"),
+    output:
+        sizes=report("results/artifacts/{model}/sizes.tsv", caption="../report/artifact_sizes.rst", category="Artifacts"),
+        effects=report(
+            "results/artifacts/{model}/effects.tsv", caption="../report/artifact_effects.rst", category="Artifacts"
+        ),
+    params:
+        artifacts=ARTIFACTS,
+        groups=config["groups"],
+        reference=config["reference_language"],
+        stats=config["stats"],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/artifacts/{model}/sizes.log",
+    script:
+        "../../scripts/artifact_sizes.py"
+
+
+rule artifacts_all:
+    input:
+        expand("results/artifacts/{model}/{table}.tsv", model=MODELS, table=["sizes", "effects"]),
