@@ -4,6 +4,9 @@ import pytest
 import torch
 import transformers as T
 
+from quant_fairness.evaluate import batch_nll
+from quant_fairness.split_batches import SplitBatches
+
 TINY_CONFIGS = {
     "gpt2": lambda: T.GPT2Config(
         n_layer=3, n_embd=32, n_head=2, vocab_size=320, n_positions=64, bos_token_id=0, eos_token_id=0
@@ -45,6 +48,21 @@ TINY_CONFIGS = {
         final_logit_softcapping=30.0,
     ),
 }
+
+
+TEXTS = {
+    "en": ["In the beginning God created", "the heaven and the earth.", "And God said, Let there be light"],
+    "he": ["בְּרֵאשִׁית בָּרָא אֱלֹהִים", "אֵת הַשָּׁמַיִם וְאֵת הָאָרֶץ", "וַיֹּאמֶר אֱלֹהִים יְהִי אוֹר"],
+    "ar": ["فِي الْبَدْءِ خَلَقَ اللهُ", "السَّمَاوَاتِ وَالأَرْضَ", "وَقَالَ اللهُ: لِيَكُنْ نُورٌ"],
+}
+
+
+def split_rows(offset=0):
+    return [
+        {"lang": lang, "id": f"v{index}", "text": texts[(index + offset) % len(texts)]}
+        for lang, texts in TEXTS.items()
+        for index in range(len(texts))
+    ]
 
 
 def tiny_model(family, seed=0):
@@ -101,3 +119,18 @@ def _score_rows(nll_by_lang, tokens=25, n_bytes=100, strategy="s"):
 @pytest.fixture
 def score_rows():
     return _score_rows
+
+
+def trained_tiny_model(family, steps=60):
+    """A tiny model fitted to the split's text, so that quantizing it loses bits in every
+    language (a random model's loss moves either way and leaves the disparity undefined)."""
+    model = tiny_model(family).train()
+    split = SplitBatches(model, tiny_tokenizer(), split_rows(), batch_tokens=1024)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    for _ in range(steps):
+        for _, input_ids, attention in split.batches:
+            token_nll, _ = batch_nll(model, input_ids, attention)
+            optimizer.zero_grad()
+            token_nll.mean().backward()
+            optimizer.step()
+    return model.eval()

@@ -69,6 +69,14 @@ def test_packed_int4_is_two_weights_per_byte_and_bytes_are_deterministic():
     assert packed_bytes(tensors, metadata) == packed_bytes(*pack_model(tiny_model("llama"), seed, "tiny"))
 
 
+def test_strategies_that_quantize_alike_share_one_packed_model():
+    plain = strategy("seed_absmax_int4", PACKABLE["seed"])
+    protected = strategy("seed_keep5", PACKABLE["seed"], {"top_percent": 5})
+    assert packed_bytes(*pack_model(tiny_model("gpt2"), plain, "m")) == packed_bytes(
+        *pack_model(tiny_model("gpt2"), protected, "m")
+    )
+
+
 def test_unpackable_strategy_is_refused_in_one_line():
     gptq = parse_strategy("gptq_int4", {"quantizer": "gptq", "bits": 4})
     with pytest.raises(QuantFairnessError, match="strategy 'gptq_int4' cannot be packed"):

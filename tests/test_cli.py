@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import split_rows, tiny_tokenizer, trained_tiny_model
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -131,3 +133,78 @@ def test_statistics_commands_fail_in_one_line_without_tables(tmp_path):
     assert missing.returncode == 2
     assert missing.stderr.strip().endswith("does not exist: run `snakemake --cores 2 statistics_all` first")
     assert len(missing.stderr.strip().splitlines()) == 1
+
+
+def _trained_model_dir(tmp_path):
+    """A tiny Llama fitted to the split text (so quantizing it costs bits), saved with its tokenizer."""
+    folder = tmp_path / "trained-llama"
+    trained_tiny_model("llama").save_pretrained(folder)
+    tiny_tokenizer().save_pretrained(folder)
+    return folder
+
+
+def _splits(tmp_path):
+    paths = []
+    for name in ("selection", "test"):
+        path = tmp_path / f"{name}.jsonl"
+        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in split_rows()))
+        paths += [f"--{name}", str(path)]
+    return paths
+
+
+def test_sweep_json_is_pure_json_and_recommend_prints_the_chosen_layers(tmp_path):
+    model, splits = str(_trained_model_dir(tmp_path)), _splits(tmp_path)
+    common = ["--model", model, "--langs", "en,he,ar", "--segments", "3", *splits]
+    swept = _run("sweep", *common, "--max-layers", "2", "--json")
+    assert swept.returncode == 0, swept.stderr
+    result = json.loads(swept.stdout)
+    assert len(result["chosen"]) == 2 and len(result["single"]) == 3
+    assert {row["strategy"] for row in result["test"]} >= {"seed_absmax_int4"}
+    recommended = _run("recommend", *common, "--top", "2")
+    assert recommended.returncode == 0, recommended.stderr
+    assert recommended.stdout.strip() == ",".join(map(str, result["chosen"]))
+    human = _run("sweep", *common, "--max-layers", "1")
+    assert "greedy set" in human.stdout and "test split" in human.stdout
+
+
+def test_sweep_refuses_languages_without_a_group_in_one_line(tmp_path):
+    result = _run("sweep", "--model", str(_trained_model_dir(tmp_path)), "--langs", "he,ar", *_splits(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "high group" in result.stderr
+
+
+def test_pack_and_apply_round_trip_and_refuse_tampering(tiny_model_dir, tmp_path):
+    patch, quantized, fair = tmp_path / "patch", tmp_path / "int4", tmp_path / "fair"
+    packed = _run(
+        "pack",
+        "--model",
+        str(tiny_model_dir),
+        "--strategy",
+        "seed_keep5",
+        "-o",
+        str(patch),
+        "--quantized",
+        str(quantized),
+        "--json",
+    )
+    assert packed.returncode == 0, packed.stderr
+    manifest = json.loads(packed.stdout)
+    assert manifest["strategy"]["name"] == "seed_keep5" and manifest["protected_parameters"] > 0
+    applied = _run("apply", "--base", str(quantized), "--patch", str(patch), "-o", str(fair))
+    assert applied.returncode == 0, applied.stderr
+    assert (fair / "config.json").is_file() and (fair / "model.safetensors").is_file()
+    scored = _run("score", "--model", str(fair), "--split", str(_split(tmp_path)), "--json")
+    assert scored.returncode == 0, scored.stderr
+    data = bytearray((quantized / "quantized.safetensors").read_bytes())
+    data[len(data) // 2] ^= 1
+    (quantized / "quantized.safetensors").write_bytes(bytes(data))
+    refused = _run("apply", "--base", str(quantized), "--patch", str(patch), "-o", str(tmp_path / "fair2"))
+    assert refused.returncode == 2
+    assert "base model" in refused.stderr and refused.stderr.strip().count("\n") == 0
+    assert not (tmp_path / "fair2").exists()
+
+
+def test_pack_refuses_an_unpackable_strategy_in_one_line(tiny_model_dir, tmp_path):
+    result = _run("pack", "--model", str(tiny_model_dir), "--strategy", "bnb_nf4", "-o", str(tmp_path / "p"))
+    assert result.returncode == 2 and "cannot be packed" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not (tmp_path / "p").exists()

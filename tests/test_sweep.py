@@ -6,12 +6,11 @@ import math
 
 import pytest
 import torch
-from conftest import TINY_CONFIGS, tiny_model, tiny_tokenizer
+from conftest import TINY_CONFIGS, split_rows, tiny_model, tiny_tokenizer, trained_tiny_model
 
 from quant_fairness import quick_sweep, simulate_int4
 from quant_fairness.block_switch import BlockSwitch
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.evaluate import batch_nll
 from quant_fairness.quantize import apply_strategy
 from quant_fairness.split_batches import SplitBatches
 from quant_fairness.strategies import parse_strategy
@@ -20,38 +19,10 @@ from quant_fairness.sweep import candidate_scores, passes, sweep
 SEED = parse_strategy("seed_absmax_int4", {"quantizer": "seed_absmax"})
 RTN = parse_strategy("rtn_int4_g16", {"quantizer": "rtn", "bits": 4, "group_size": 16})
 GROUPS = {"high": ["en"], "low": ["he", "ar"]}
-TEXTS = {
-    "en": ["In the beginning God created", "the heaven and the earth.", "And God said, Let there be light"],
-    "he": ["בְּרֵאשִׁית בָּרָא אֱלֹהִים", "אֵת הַשָּׁמַיִם וְאֵת הָאָרֶץ", "וַיֹּאמֶר אֱלֹהִים יְהִי אוֹר"],
-    "ar": ["فِي الْبَدْءِ خَلَقَ اللهُ", "السَّمَاوَاتِ وَالأَرْضَ", "وَقَالَ اللهُ: لِيَكُنْ نُورٌ"],
-}
-
-
-def split_rows(offset=0):
-    return [
-        {"lang": lang, "id": f"v{index}", "text": texts[(index + offset) % len(texts)]}
-        for lang, texts in TEXTS.items()
-        for index in range(len(texts))
-    ]
 
 
 def nll(rows):
     return [row["nll"] for row in rows]
-
-
-def trained_tiny_model(family, steps=60):
-    """A tiny model fitted to the split's text, so that quantizing it loses bits in every
-    language (a random model's loss moves either way and leaves the disparity undefined)."""
-    model = tiny_model(family).train()
-    split = SplitBatches(model, tiny_tokenizer(), split_rows(), batch_tokens=1024)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(steps):
-        for _, input_ids, attention in split.batches:
-            token_nll, _ = batch_nll(model, input_ids, attention)
-            optimizer.zero_grad()
-            token_nll.mean().backward()
-            optimizer.step()
-    return model.eval()
 
 
 @pytest.mark.parametrize("family", sorted(TINY_CONFIGS))

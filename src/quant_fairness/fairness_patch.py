@@ -41,6 +41,7 @@ from quant_fairness.packing import (
 from quant_fairness.protection import protection_masks
 from quant_fairness.provenance import PROVENANCE
 from quant_fairness.quantize import targeted_weights
+from quant_fairness.strategies import check_packable
 from quant_fairness.wheels import sha256_file
 
 PATCH_FILE = "patch.safetensors"
@@ -89,6 +90,7 @@ def _digest(data):
 def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, salience_indices=None):
     """Write the patch (when `patch_dir`) and the packed quantized model (when `quantized_dir`);
     return the manifest. The manifest holds the quantized model's hash either way."""
+    check_packable(strategy)  # before the model is loaded
     model, _ = load_model(model_dir)
     base_tensors, base_metadata = pack_model(model, strategy, model_name)
     base = packed_bytes(base_tensors, base_metadata)

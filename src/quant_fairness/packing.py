@@ -122,7 +122,10 @@ def pack_model(model, strategy, model_name):
             tensors[weight.name] = tensor.half().contiguous()
             entry = {"kind": "fp16", "shape": list(tensor.shape)}
         entries[weight.name] = entry
-    metadata = {"model": model_name, "strategy": asdict(strategy), "tensors": entries}
+    # The quantizer alone, not the strategy's name or protection: every strategy that quantizes
+    # alike shares one packed model, which its patch names by hash.
+    quantizer = {key: value for key, value in asdict(strategy).items() if key not in ("name", "protection")}
+    metadata = {"model": model_name, "quantizer": quantizer, "tensors": entries}
     return tensors, metadata
 
 
