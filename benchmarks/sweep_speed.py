@@ -20,15 +20,16 @@ import yaml
 
 from quant_fairness.block_switch import BlockSwitch
 from quant_fairness.corpus import first_segments, read_split
+from quant_fairness.evaluate import TokenizedSplit
 from quant_fairness.models import load_model
-from quant_fairness.split_batches import SplitBatches
 from quant_fairness.strategies import parse_strategy
-from quant_fairness.sweep import candidate_scores, robust_disparity
+from quant_fairness.sweep import candidate_scores, rank_blocks, robust_disparity
 
 
 def ranking(baseline, scored, groups, reference):
-    values = {block: robust_disparity(baseline, rows, groups, reference, 0.0) for block, rows in scored.items()}
-    return sorted(values, key=lambda block: (values[block], block))
+    return rank_blocks(
+        {block: robust_disparity(baseline, rows, groups, reference, 0.0) for block, rows in scored.items()}
+    )
 
 
 def main():
@@ -43,7 +44,7 @@ def main():
     languages = config["languages"]
     rows = first_segments(read_split("resources/corpus/selection.jsonl", languages), languages, args.segments)
     model, tokenizer = load_model(f"resources/models/{args.model}")
-    split = SplitBatches(model, tokenizer, rows, config["evaluation"]["batch_tokens"])
+    split = TokenizedSplit(model, tokenizer, rows, config["evaluation"]["batch_tokens"])
     baseline = split.score(model)
     strategy = parse_strategy(args.strategy, config["strategy_specs"][args.strategy])
     switch = BlockSwitch(model, strategy)

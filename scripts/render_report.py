@@ -17,6 +17,10 @@ context = report_context(
         "ranking": snakemake.input.ranking,
         "correlation": snakemake.input.correlation,
         "noise_floor": snakemake.input.noise_floor,
+        "sweep_steps": snakemake.input.sweep_steps,
+        "sweep_test": snakemake.input.sweep_test,
+        "sizes": snakemake.input.sizes,
+        "effects": snakemake.input.effects,
     },
 )
 render_report(snakemake.input.template, context, Path(snakemake.input.figure).parent, snakemake.output[0])

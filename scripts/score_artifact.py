@@ -8,22 +8,24 @@ from safetensors.torch import save_file
 
 from quant_fairness.atomic import atomic_path
 from quant_fairness.corpus import read_split
-from quant_fairness.fairness_patch import apply_patch
+from quant_fairness.evaluate import TokenizedSplit
+from quant_fairness.fairness_patch import apply_patch, load_weights
 from quant_fairness.low_rank import corrected_weights, low_rank_correction
 from quant_fairness.models import load_model
 from quant_fairness.packing import PACKED_FILE, quantized_names, unpack_file
 from quant_fairness.runlog import start_job
-from quant_fairness.split_batches import SplitBatches
 from quant_fairness.tables import SCORE_COLUMNS, write_tsv
 
 log = start_job(snakemake.log[0], snakemake.threads)
 model_name = snakemake.wildcards.model
 rows = read_split(snakemake.input.split, snakemake.params.languages)
+dtype = snakemake.params.dtype  # as the score tables these are compared with
 with tempfile.TemporaryDirectory() as scratch:
     if "patch" in snakemake.input.keys():
-        model, tokenizer = load_model(apply_patch(snakemake.input.base, snakemake.input.patch, f"{scratch}/fair"))
+        fair = apply_patch(snakemake.input.base, snakemake.input.patch, f"{scratch}/fair")
+        model, tokenizer = load_model(fair, dtype)
     else:
-        model, tokenizer = load_model(snakemake.input.model)
+        model, tokenizer = load_model(snakemake.input.model, dtype)
         original = {name: param.detach() for name, param in model.named_parameters()}
         base_file = f"{snakemake.input.base}/{PACKED_FILE}"
         quantized = unpack_file(base_file)
@@ -31,8 +33,8 @@ with tempfile.TemporaryDirectory() as scratch:
         correction = low_rank_correction(original, quantized, quantized_names(base_file), rank)
         with atomic_path(snakemake.output.correction, suffix=".safetensors") as tmp:
             save_file(correction, str(tmp), metadata={"format": "pt", "rank": str(rank)})
-        model.load_state_dict(corrected_weights(quantized, correction), strict=False)
-    scores = SplitBatches(model, tokenizer, rows, snakemake.params.batch_tokens).score(model)
+        load_weights(model, corrected_weights(quantized, correction), base_file)
+    scores = TokenizedSplit(model, tokenizer, rows, snakemake.params.batch_tokens).score(model)
 label = snakemake.params.label
 write_tsv(snakemake.output.scores, [{"model": model_name, "strategy": label, **row} for row in scores], SCORE_COLUMNS)
 log.info("%s/%s: %d segments scored from the artifact files", model_name, label, len(scores))

@@ -4,8 +4,7 @@ import pytest
 import torch
 import transformers as T
 
-from quant_fairness.evaluate import batch_nll
-from quant_fairness.split_batches import SplitBatches
+from quant_fairness.evaluate import TokenizedSplit, batch_nll, padded_batches
 
 TINY_CONFIGS = {
     "gpt2": lambda: T.GPT2Config(
@@ -125,10 +124,10 @@ def trained_tiny_model(family, steps=60):
     """A tiny model fitted to the split's text, so that quantizing it loses bits in every
     language (a random model's loss moves either way and leaves the disparity undefined)."""
     model = tiny_model(family).train()
-    split = SplitBatches(model, tiny_tokenizer(), split_rows(), batch_tokens=1024)
+    split = TokenizedSplit(model, tiny_tokenizer(), split_rows(), batch_tokens=1024)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2)
     for _ in range(steps):
-        for _, input_ids, attention in split.batches:
+        for _, input_ids, attention in padded_batches(split.token_ids, 1024):
             token_nll, _ = batch_nll(model, input_ids, attention)
             optimizer.zero_grad()
             token_nll.mean().backward()

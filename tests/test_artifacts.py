@@ -1,6 +1,7 @@
 """Packed models and fairness patches: real files, exact round trips, refused tampering."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -9,8 +10,17 @@ from safetensors.torch import load_file
 
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.fairness_patch import MANIFEST, PATCH_FILE, apply_patch, pack, patch_tensors, patched_weights
+from quant_fairness.low_rank import corrected_weights, low_rank_correction
 from quant_fairness.models import load_model
-from quant_fairness.packing import PACKED_FILE, pack_model, pack_nibbles, packed_bytes, unpack_file, unpack_nibbles
+from quant_fairness.packing import (
+    PACKED_FILE,
+    pack_model,
+    pack_nibbles,
+    packed_bytes,
+    read_metadata,
+    unpack_file,
+    unpack_nibbles,
+)
 from quant_fairness.protection import protection_masks
 from quant_fairness.quantize import apply_strategy, targeted_weights
 from quant_fairness.strategies import parse_strategy
@@ -102,17 +112,20 @@ def test_patch_index_is_the_smaller_of_bitmap_and_indices():
             if entry["index"] == "bitmap":
                 assert index.numel() * 8 >= torch.Size(entry["shape"]).numel() and index.numel() <= 4 * kept
             elif entry["index"] == "indices":
-                assert index.numel() == kept
+                assert index.numel() == kept and 4 * kept < math.ceil(torch.Size(entry["shape"]).numel() / 8)
             assert tensors[f"{name}.values"].dtype == torch.float16
 
 
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 @pytest.mark.parametrize("name", ["seed", "rtn4_asym_g24"])
-def test_pack_then_apply_rebuilds_the_fair_model_exactly(tmp_path, family, name):
+@pytest.mark.parametrize("percent", [1, 5])  # 1%: int32 indices, 5%: mostly bitmaps
+def test_pack_then_apply_rebuilds_the_fair_model_exactly(tmp_path, family, name, percent):
     folder = model_folder(tmp_path, family)
-    keep = strategy(name, PACKABLE[name], {"top_percent": 5, "layers": [1]})
+    keep = strategy(name, PACKABLE[name], {"top_percent": percent, "layers": [1]})
     manifest = pack(folder, keep, family, tmp_path / "patch", tmp_path / "quantized")
     assert manifest["protected_parameters"] > 0
+    kinds = {entry["index"] for entry in read_metadata(tmp_path / "patch" / PATCH_FILE)["tensors"].values()}
+    assert "whole" in kinds and (percent == 5 or "indices" in kinds)
     assert json.loads((tmp_path / "patch" / MANIFEST).read_text()) == manifest
     apply_patch(tmp_path / "quantized", tmp_path / "patch", tmp_path / "fair")
     rebuilt, _ = load_model(tmp_path / "fair")
@@ -176,3 +189,19 @@ def test_a_strategy_without_protection_has_no_patch(tmp_path):
     manifest = pack(folder, strategy("seed", PACKABLE["seed"]), "llama", None, tmp_path / "quantized")
     assert "patch_sha256" not in manifest
     assert set(load_file(tmp_path / "quantized" / PACKED_FILE)) and (tmp_path / "quantized" / "config.json").is_file()
+
+
+def test_low_rank_correction_shrinks_the_quantization_error_with_rank():
+    torch.manual_seed(0)
+    original = {"w": torch.randn(48, 32), "gain": torch.ones(32)}
+    quantized = {"w": (original["w"] * 2).round() / 2, "gain": torch.full((32,), 0.75)}
+    errors = []
+    for rank in (1, 4, 16, 32):
+        correction = low_rank_correction(original, quantized, ["w", "gain"], rank)
+        assert set(correction) == {"w.a", "w.b"}  # vectors stay uncorrected
+        assert correction["w.a"].shape == (48, rank) and correction["w.a"].dtype == torch.float16
+        corrected = corrected_weights(quantized, correction)
+        assert torch.equal(corrected["gain"], quantized["gain"])
+        errors.append(float((corrected["w"] - original["w"]).norm()))
+    assert errors == sorted(errors, reverse=True) and errors[0] < float((quantized["w"] - original["w"]).norm())
+    assert errors[-1] < 1e-2  # full rank: only the FP16 rounding of the factors is left

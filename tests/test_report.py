@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from quant_fairness.artifacts import EFFECT_COLUMNS, SIZE_COLUMNS, effect_rows, size_rows
 from quant_fairness.claims import COLUMNS as CLAIM_COLUMNS
 from quant_fairness.claims import claim_rows, protocols
 from quant_fairness.comparison import RANKING_COLUMNS, compare_strategies
@@ -16,6 +17,7 @@ from quant_fairness.paired import paired_scores
 from quant_fairness.predicates import parse_claim
 from quant_fairness.provenance import PROVENANCE
 from quant_fairness.report import render_report, report_context
+from quant_fairness.sweep import TEST_SCOPES, SweepResult, sweep_tables
 from quant_fairness.tables import write_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,11 +64,29 @@ def _statistics(tmp_path, scores):
         ],
         ("model", "scope", "metric", "value"),
     )
+    test_rows = [r for r in disparity_rows("tiny", scores, GROUPS, "en", 0.001, 100, 0) if r["scope"] in TEST_SCOPES]
+    difference = next(r for r in comparisons if r["metric"] == "robust_disparity")
+    steps = [{"layers": (1,), "robust_disparity": 3.5}, {"layers": (0, 1), "robust_disparity": 3.25}]
+    sweep = SweepResult("lossy", [{"layer": 1, "robust_disparity": 3.5}], steps, (0, 1), test_rows, difference)
+    for name, (rows, columns) in sweep_tables("tiny", sweep).items():
+        write_tsv(tmp_path / f"sweep_{name}.tsv", rows, columns)
+    files = {}
+    for label, size in (("fp32", 400), ("fp16", 200), ("int4", 50), ("patch", 10)):
+        files[label] = tmp_path / f"{label}.bin"
+        files[label].write_bytes(b"x" * size)
+    artifacts = {label: ("", [files[label]]) for label in ("fp32", "fp16", "int4")}
+    artifacts["lossy"] = ("lossy", [files["int4"], files["patch"]])
+    write_tsv(tmp_path / "sizes.tsv", size_rows("tiny", 100, artifacts), SIZE_COLUMNS)
+    write_tsv(tmp_path / "effects.tsv", effect_rows("tiny", scores, GROUPS, "en", 0.001, 100, 0), EFFECT_COLUMNS)
     return {
         "claims": tmp_path / "claims.tsv",
         "ranking": [tmp_path / "ranking.tsv"],
         "correlation": [tmp_path / "correlation.tsv"],
         "noise_floor": [tmp_path / "floor.tsv"],
+        "sweep_steps": [tmp_path / "sweep_steps.tsv"],
+        "sweep_test": [tmp_path / "sweep_test.tsv"],
+        "sizes": [tmp_path / "sizes.tsv"],
+        "effects": [tmp_path / "effects.tsv"],
     }
 
 
@@ -109,6 +129,7 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
         },
         "evaluation": {"dtype": "float32"},
         "corpus": {"source": "plain"},
+        "sweep": {"strategy": "lossy", "segments": 4, "max_layers": 2},
     }
     context = report_context(
         [tmp_path / "tiny.tsv"],
@@ -134,3 +155,10 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
     assert "<code>lr_worse</code>: LR / worse" in html and "<strong>holds</strong>" in html
     assert "Ranking of tiny’s strategies" in html or "Ranking of tiny's strategies" in html
     assert "4.00e-04" in html
+    # The layer sweep's greedy path and test measurement, and the artifact sizes from files.
+    assert "Layer sweep of tiny" in html and "<td>0,1</td>" in html and "3.25" in html
+    assert "en_lossless - lossy" in html  # the paired difference row
+    artifacts = {row["artifact"]: row for row in context["models"][0]["artifacts"]}
+    assert artifacts["lossy"]["megabytes"] == "6.000e-05" and artifacts["lossy"]["vs_int4"] == "1.2"
+    assert artifacts["lossy"]["delta"].startswith("0.144 [")  # (1 + 4) / 2 nats per 25 bytes
+    assert artifacts["fp32"]["delta"] == ""  # not scored: no ΔBPB shown

@@ -4,6 +4,7 @@ selection split only, and the model comes back unchanged."""
 import json
 import math
 
+import numpy as np
 import pytest
 import torch
 from conftest import TINY_CONFIGS, split_rows, tiny_model, tiny_tokenizer, trained_tiny_model
@@ -11,10 +12,10 @@ from conftest import TINY_CONFIGS, split_rows, tiny_model, tiny_tokenizer, train
 from quant_fairness import quick_sweep, simulate_int4
 from quant_fairness.block_switch import BlockSwitch
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.evaluate import TokenizedSplit, padded_batches
 from quant_fairness.quantize import apply_strategy
-from quant_fairness.split_batches import SplitBatches
 from quant_fairness.strategies import parse_strategy
-from quant_fairness.sweep import candidate_scores, passes, sweep
+from quant_fairness.sweep import candidate_scores, passes, sweep, sweep_tables
 
 SEED = parse_strategy("seed_absmax_int4", {"quantizer": "seed_absmax"})
 RTN = parse_strategy("rtn_int4_g16", {"quantizer": "rtn", "bits": 4, "group_size": 16})
@@ -29,8 +30,8 @@ def nll(rows):
 @pytest.mark.parametrize("base", [(), (1,)])
 def test_prefix_reuse_gives_the_naive_sweep_numbers_on_every_family(family, base):
     model = tiny_model(family)
-    split = SplitBatches(model, tiny_tokenizer(), split_rows(), batch_tokens=40)
-    assert len(split.batches) > 1, "several batches, so the cache must follow batch order"
+    split = TokenizedSplit(model, tiny_tokenizer(), split_rows(), batch_tokens=40)
+    assert len(list(padded_batches(split.token_ids, 40))) > 1, "several batches: the cache must follow their order"
     switch = BlockSwitch(model, SEED)
     fast = candidate_scores(switch, split, base, range(3), reuse_prefix=True)
     naive = candidate_scores(switch, split, base, range(3), reuse_prefix=False)
@@ -45,7 +46,7 @@ def test_prefix_reuse_gives_the_naive_sweep_numbers_on_every_family(family, base
 def test_a_protected_block_equals_the_strategy_that_protects_that_layer(family):
     tokenizer = tiny_tokenizer()
     model = tiny_model(family)
-    split = SplitBatches(model, tokenizer, split_rows(), batch_tokens=64)
+    split = TokenizedSplit(model, tokenizer, split_rows(), batch_tokens=64)
     switch = BlockSwitch(model, RTN)
     switch.protect({0, 2})
     reference = tiny_model(family)
@@ -117,9 +118,19 @@ def test_sweep_refuses_bad_options_in_one_line(options, message):
     assert "\n" not in str(error.value)
 
 
+def test_a_model_quantization_does_not_hurt_gets_no_block_and_says_why():
+    # A random tiny model: quantizing it lowers English's loss, so every ratio is undefined.
+    result = run_sweep(tiny_model("llama"), split_rows(), resamples=20)
+    assert result.chosen == () and result.steps == [] and result.difference is None
+    assert all(np.isnan(row["robust_disparity"]) for row in result.single)
+    assert "undefined for every candidate" in result.note
+    assert {row["strategy"] for row in result.test} == {"seed_absmax_int4"}
+    assert set(sweep_tables("tiny", result)) == {"single", "steps", "test"}
+
+
 def test_empty_split_is_refused():
     with pytest.raises(QuantFairnessError, match="no segments to score"):
-        SplitBatches(tiny_model("llama"), tiny_tokenizer(), [], 64)
+        TokenizedSplit(tiny_model("llama"), tiny_tokenizer(), [], 64)
 
 
 def test_seed_api_simulate_int4_and_quick_sweep(tmp_path):
@@ -129,10 +140,9 @@ def test_seed_api_simulate_int4_and_quick_sweep(tmp_path):
     assert torch.equal(model.model.layers[2].mlp.up_proj.weight, reference.model.layers[2].mlp.up_proj.weight)
     assert not torch.equal(model.model.layers[0].mlp.up_proj.weight, reference.model.layers[0].mlp.up_proj.weight)
     assert math.isclose(storage["protected_parameters"], sum(p.numel() for p in reference.model.layers[2].parameters()))
-    selection, test = tmp_path / "selection.jsonl", tmp_path / "test.jsonl"
-    for path in (selection, test):
-        path.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in split_rows()))
+    selection = tmp_path / "selection.jsonl"
+    selection.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in split_rows()))
     fresh, untouched = trained_tiny_model("llama"), trained_tiny_model("llama")
-    layers = quick_sweep(fresh, tiny_tokenizer(), top_n=2, selection=selection, test=test, groups=GROUPS)
+    layers = quick_sweep(fresh, tiny_tokenizer(), top_n=2, selection=selection, groups=GROUPS)
     assert len(layers) == 2 and all(0 <= layer < 3 for layer in layers)
     assert torch.equal(fresh.lm_head.weight, untouched.lm_head.weight)

@@ -165,6 +165,55 @@ def test_weight_universe_agrees_with_the_quantizers_own_accounting(run):
 
 
 @pytest.mark.slow
+def test_artifact_sizes_come_from_real_files_and_add_up(run):
+    folder = run / "results/artifacts/smollm2-135m"
+    sizes = {row["artifact"]: row for row in read_tsv(folder / "sizes.tsv")}
+    bits = {label: float(row["bits_per_parameter"]) for label, row in sizes.items()}
+    assert 32 <= bits["fp32"] < 32.1 and 16 <= bits["fp16"] < 16.1
+    assert 8 <= bits["int8"] and 4 <= bits["int4"] < 4.1  # codes, scales, FP16 norms, header
+    assert int(sizes["int4"]["bytes"]) == (folder / "seed_absmax_int4/quantized/quantized.safetensors").stat().st_size
+    patch = int(sizes["patch (seed_keep5)"]["bytes"])
+    assert patch == (folder / "seed_keep5/patch/patch.safetensors").stat().st_size
+    assert int(sizes["fair int4 (seed_keep5)"]["bytes"]) == int(sizes["int4"]["bytes"]) + patch
+    kept = json.loads((folder / "seed_keep5/patch/manifest.json").read_text())["protected_parameters"]
+    storage = json.loads((run / "results/storage/smollm2-135m/seed_keep5.json").read_text())
+    assert kept == storage["protected_parameters"] and patch > 2 * kept  # FP16 values plus their index
+    assert 0 < int(sizes["low-rank r4"]["bytes"]) < patch
+
+
+@pytest.mark.slow
+def test_fair_model_rebuilt_from_files_scores_as_the_simulation(run):
+    effects = read_tsv(run / "results/artifacts/smollm2-135m/effects.tsv")
+
+    def delta(artifact):
+        return {r["scope"]: float(r["value"]) for r in effects if r["artifact"] == artifact and "delta" in r["metric"]}
+
+    fair, simulated = delta("fair int4 (seed_keep5)"), delta("seed_keep5 (simulated)")
+    assert set(fair) == set(simulated) == {"en", "he", "ar", "high", "low", "all"}
+    # The patch stores the kept weights in FP16, the simulation keeps them in FP32.
+    assert all(abs(fair[scope] - simulated[scope]) < 0.01 for scope in fair)
+    unprotected = delta("int4 (simulated seed_absmax_int4)")
+    assert fair["all"] < unprotected["all"] and delta("int4 + low-rank r4")["all"] < unprotected["all"]
+
+
+@pytest.mark.slow
+def test_layer_sweep_chooses_on_selection_and_measures_on_test(run):
+    folder = run / "results/sweep/smollm2-135m"
+    single = read_tsv(folder / "single.tsv")
+    assert [int(row["rank"]) for row in single] == list(range(1, 31))  # one row per block
+    steps = read_tsv(folder / "steps.tsv")
+    assert steps[0]["layers"] == single[0]["layer"] and len(steps[-1]["layers"].split(",")) == 2
+    test = read_tsv(folder / "test.tsv")
+    chosen = f"seed_absmax_int4+L{steps[-1]['layers']}"
+    assert {row["strategy"] for row in test} == {"seed_absmax_int4", chosen, f"seed_absmax_int4 - {chosen}"}
+    unprotected = read_tsv(run / "results/disparity/smollm2-135m.tsv")
+    robust = [r for r in unprotected if r["strategy"] == "seed_absmax_int4" and r["metric"] == "robust_disparity"]
+    assert [r["value"] for r in test if r["strategy"] == "seed_absmax_int4" and r["metric"] == "robust_disparity"] == [
+        robust[0]["value"]
+    ]
+
+
+@pytest.mark.slow
 def test_report_shows_the_tables_and_the_figure(run):
     html = (run / "results/report/report.html").read_text()
     assert html.count("<table") >= 4
@@ -191,9 +240,15 @@ def test_rerun_is_a_no_op_and_forced_rerun_is_byte_identical(run):
         "results/statistics/smollm2-135m/correlation.tsv",
         "results/statistics/claims.tsv",
         "results/universe/smollm2-135m/protected.tsv",
+        "results/sweep/smollm2-135m/test.tsv",
+        "results/artifacts/smollm2-135m/seed_absmax_int4/quantized/quantized.safetensors",
+        "results/artifacts/smollm2-135m/seed_keep5/patch/patch.safetensors",
+        "results/artifacts/smollm2-135m/seed_keep5/patch/manifest.json",
+        "results/artifacts/smollm2-135m/seed_absmax_int4/lowrank_r4.safetensors",
+        "results/artifacts/smollm2-135m/effects.tsv",
     ]
     before = {t: (run / t).read_bytes() for t in tables}
-    forced = snakemake(run, "--forcerun", "salience_mask", "quantize_evaluate")
+    forced = snakemake(run, "--forcerun", "salience_mask", "quantize_evaluate", "pack_quantized", "pack_patch")
     assert forced.returncode == 0, forced.stderr[-3000:]
     assert {t: (run / t).read_bytes() for t in tables} == before
 

@@ -1,5 +1,7 @@
 """quant-fairness: how much worse quantization makes a causal LM for each language.
 
+Entry points:
+
     from quant_fairness import quick_sweep, simulate_int4     # the seed tool's API (quant_fairness.quick)
     from quant_fairness.models import load_model
     from quant_fairness.evaluate import tokenize_segments, score_segments

@@ -6,7 +6,7 @@ later block, so their outputs can be cached once and fed straight into block i:
 
     switch = BlockSwitch(model, strategy)       # quantizes the model once
     switch.protect({0, 9})                      # blocks 0 and 9 original, the rest quantized
-    with capture_block_inputs(switch.blocks, last=9) as inputs:
+    with capture_block_inputs(switch.blocks, [4, 9]) as inputs:
         run(...)                                # inputs.hidden[k]: states entering block k, per batch
     with start_at_block(switch.blocks, 9, inputs):
         run(...)                                # blocks 0..8 are skipped, block 9 reads the cache
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from quant_fairness.errors import QuantFairnessError
 from quant_fairness.layers import decoder_blocks
 from quant_fairness.quantize import apply_strategy
 
@@ -34,7 +35,11 @@ class BlockSwitch:
         self.model = model
         self._blocks_name, self.blocks = decoder_blocks(model)
         self.original = {name: param.detach().clone() for name, param in model.named_parameters()}
-        self.storage = apply_strategy(model, strategy, salience_indices, calibration_batches)
+        try:
+            self.storage = apply_strategy(model, strategy, salience_indices, calibration_batches)
+        except Exception:
+            self.restore()  # a strategy that fails halfway must not leave the model half quantized
+            raise
         self.quantized = [{name: p.detach().clone() for name, p in block.named_parameters()} for block in self.blocks]
         self.protected = frozenset()
 
@@ -68,9 +73,9 @@ class BlockInputs:
 
 
 @contextlib.contextmanager
-def capture_block_inputs(blocks, last):
-    """Record the hidden states entering blocks 0..`last` on every batch run inside the block."""
-    inputs = BlockInputs({index: [] for index in range(last + 1)})
+def capture_block_inputs(blocks, indices):
+    """Record the hidden states entering the blocks `indices` on every batch run inside the block."""
+    inputs = BlockInputs({index: [] for index in indices})
 
     def recorder(index):
         def hook(module, args, kwargs):
@@ -99,17 +104,24 @@ def start_at_block(blocks, first, inputs):
         return (hidden_states,) if inputs.returns_tuple else hidden_states
 
     def substitute(module, args, kwargs):
-        hidden = next(feed)
+        hidden = next(feed, None)
+        if hidden is None:
+            raise QuantFairnessError(f"block {first} got more batches than were captured: score the same split")
         if args:
             return (hidden, *args[1:]), kwargs
         return args, {**kwargs, "hidden_states": hidden}
 
-    for block in blocks[:first]:
-        block.forward = passthrough
+    # Another library may have set an instance `forward` (accelerate's hooks do): keep it.
+    own = [block.__dict__.get("forward") for block in blocks[:first]]
     handle = blocks[first].register_forward_pre_hook(substitute, with_kwargs=True)
     try:
+        for block in blocks[:first]:
+            block.forward = passthrough
         yield
     finally:
         handle.remove()
-        for block in blocks[:first]:
-            del block.forward
+        for block, forward in zip(blocks[:first], own, strict=True):
+            if forward is None:
+                block.__dict__.pop("forward", None)
+            else:
+                block.forward = forward

@@ -42,9 +42,10 @@ from quant_fairness.comparison import COMPARED
 from quant_fairness.corpus import read_split
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.metrics import bpb, ppl
+from quant_fairness.strategies import strategy_named
 
 
-def _calibration(args, strategy, config, langs):
+def _calibration(args, model_dir, dtype, strategy, config, langs):
     """Calibration rows and, for language-aware protection, the salience mask they select."""
     if strategy is None or not (strategy.needs_calibration or strategy.needs_salience):
         return None, None
@@ -62,24 +63,20 @@ def _calibration(args, strategy, config, langs):
     indices = None
     if strategy.needs_salience:
         # Salience is measured on the config's groups, whatever --langs scores.
-        model, tokenizer = load_model(args.model, args.dtype)
+        model, tokenizer = load_model(model_dir, dtype)
         indices, _ = salience_mask(model, tokenizer, rows, strategy, config["groups"], args.batch_tokens)
     return first_segments(rows, languages, strategy.calibration_segments), indices
 
 
 def _score(args):
     from quant_fairness.evaluate import score_split
-    from quant_fairness.strategies import parse_strategy
 
     strategy, config = None, {}
     if args.strategy:
-        config = yaml.safe_load(open(args.config, encoding="utf-8"))
-        specs = config["strategy_specs"]
-        if args.strategy not in specs:
-            raise QuantFairnessError(f"strategy {args.strategy!r} is not defined; expected one of {sorted(specs)}")
-        strategy = parse_strategy(args.strategy, specs[args.strategy])
+        config = _config(args.config)
+        strategy = strategy_named(args.strategy, config["strategy_specs"])
     langs = args.langs.split(",") if args.langs else None
-    calibration_rows, salience_indices = _calibration(args, strategy, config, langs)
+    calibration_rows, salience_indices = _calibration(args, args.model, args.dtype, strategy, config, langs)
     split = read_split(args.split, langs)
     scores, storage, _ = score_split(
         args.model, split, strategy, args.dtype, args.batch_tokens, salience_indices, calibration_rows
@@ -118,18 +115,13 @@ def _model_dir(model):
     )
 
 
-def _strategy(name, config_path):
-    from quant_fairness.strategies import parse_strategy
-
-    specs = yaml.safe_load(open(config_path, encoding="utf-8"))["strategy_specs"]
-    if name not in specs:
-        raise QuantFairnessError(f"strategy {name!r} is not defined; expected one of {sorted(specs)}")
-    return parse_strategy(name, specs[name])
+def _config(path):
+    return yaml.safe_load(open(path, encoding="utf-8"))
 
 
 def _sweep_groups(config_path, langs):
     """The config's high/low groups, restricted to --langs."""
-    config = yaml.safe_load(open(config_path, encoding="utf-8"))
+    config = _config(config_path)
     languages = langs or config["languages"]
     groups = {group: [lang for lang in config["groups"][group] if lang in languages] for group in ("high", "low")}
     for group, members in groups.items():
@@ -152,7 +144,7 @@ def _run_sweep(args, max_layers):
     languages, groups, reference = _sweep_groups(args.config, langs)
     if reference not in languages:
         raise QuantFairnessError(f"--langs must include the reference language {reference!r}")
-    strategy = _strategy(args.strategy, args.config)
+    strategy = strategy_named(args.strategy, _config(args.config)["strategy_specs"])
     selection = first_segments(read_split(args.selection, languages), languages, args.segments)
     test = read_split(args.test, languages)
     model, tokenizer = load_model(_model_dir(args.model))
@@ -182,7 +174,9 @@ def _sweep(args):
 
     result = _run_sweep(args, args.max_layers)
     if args.json:
-        print(json.dumps(asdict(result), indent=2, ensure_ascii=False))
+        # An undefined disparity is NaN in memory and null in JSON (NaN is not JSON).
+        text = json.dumps(asdict(result), indent=2, ensure_ascii=False)
+        print(json.dumps(json.loads(text, parse_constant=lambda constant: None), indent=2, ensure_ascii=False))
         return
     print(f"{result.strategy}: robust disparity (low ΔBPB ÷ high ΔBPB) with one block protected, selection split")
     for row in result.single:
@@ -194,6 +188,9 @@ def _sweep(args):
     for row in result.test:
         if row["scope"] == "disparity":
             print(f"  {row['strategy']:<32}{row['metric']:<18}{with_ci(row)}")
+    if result.note:
+        print(f"  {result.note}")
+        return
     difference = result.difference
     value = with_ci({**difference, "value": difference.get("difference")})
     distinguishable = difference.get("distinguishable", "no")
@@ -202,6 +199,8 @@ def _sweep(args):
 
 def _recommend(args):
     result = _run_sweep(args, args.top)
+    if result.note:
+        raise QuantFairnessError(result.note)
     layers = ",".join(str(layer) for layer in result.chosen)
     print(json.dumps({"layers": list(result.chosen)}) if args.json else layers)
 
@@ -209,11 +208,11 @@ def _recommend(args):
 def _pack(args):
     from quant_fairness.fairness_patch import pack
 
-    strategy = _strategy(args.strategy, args.config)
-    config = yaml.safe_load(open(args.config, encoding="utf-8"))
-    name, args.model = Path(args.model).name, str(_model_dir(args.model))
-    _, salience_indices = _calibration(args, strategy, config, None)
-    manifest = pack(args.model, strategy, name, args.output, args.quantized, salience_indices)
+    config = _config(args.config)
+    strategy = strategy_named(args.strategy, config["strategy_specs"])
+    model_dir = _model_dir(args.model)
+    _, salience_indices = _calibration(args, model_dir, "float32", strategy, config, None)
+    manifest = pack(model_dir, strategy, Path(args.model).name, args.output, args.quantized, salience_indices)
     print(
         json.dumps(manifest, indent=2, sort_keys=True)
         if args.json
@@ -316,7 +315,6 @@ def build_parser():
     pack.add_argument("--config", default="config.yaml")
     pack.add_argument("--calibration", help="calibration split, for salience-protected strategies")
     pack.add_argument("--batch-tokens", type=int, default=1024)
-    pack.add_argument("--dtype", default="float32", choices=["float32"])
     pack.add_argument("-o", "--output", required=True, help="patch folder to write")
     pack.add_argument("--quantized", help="also write the packed quantized model the patch applies to here")
     pack.add_argument("--json", action="store_true", help="print the manifest as JSON")

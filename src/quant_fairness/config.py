@@ -15,7 +15,7 @@ import yaml
 
 from quant_fairness.corpus import BIBLE_LANGUAGES, plain_files
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.strategies import check_packable, parse_strategy
+from quant_fairness.strategies import check_packable, parse_strategy, strategy_named
 
 
 def _schema_error(error):
@@ -77,44 +77,36 @@ def check_config(config, schema_path):
                     f"expected one of {sorted(config['model_sources'])}"
                 )
         for strategy in plan["strategies"]:
-            if strategy not in config["strategy_specs"]:
-                raise QuantFairnessError(
-                    f"experiments.{experiment}: strategy {strategy!r} is not defined; "
-                    f"expected one of {sorted(config['strategy_specs'])}"
-                )
+            strategy_named(strategy, config["strategy_specs"], f"experiments.{experiment}: ")
     return config
 
 
-def _defined_strategy(config, key, name):
-    if name not in config["strategy_specs"]:
-        raise QuantFairnessError(
-            f"{key}: strategy {name!r} is not defined; expected one of {sorted(config['strategy_specs'])}"
-        )
-    return parse_strategy(name, config["strategy_specs"][name])
-
-
 def _check_sweep(config):
-    strategy = _defined_strategy(config, "sweep.strategy", config["sweep"]["strategy"])
-    if strategy.needs_calibration or strategy.needs_salience:
+    strategy = strategy_named(config["sweep"]["strategy"], config["strategy_specs"], "sweep.strategy: ")
+    if strategy.needs_calibration or strategy.needs_salience or not strategy.protection.is_empty:
         raise QuantFairnessError(
-            f"sweep.strategy: {strategy.name!r} reads calibration text; the sweep takes a strategy that does not"
+            f"sweep.strategy: {strategy.name!r} reads calibration text or protects weights; the sweep protects "
+            "blocks itself and takes a plain quantizer (e.g. seed_absmax_int4)"
         )
 
 
 def _check_artifacts(config):
-    artifacts = config["artifacts"]
-    for key in ("int4", "int8"):
-        check_packable(_defined_strategy(config, f"artifacts.{key}", artifacts[key]))
-    int4_spec = config["strategy_specs"][artifacts["int4"]]
+    artifacts, specs = config["artifacts"], config["strategy_specs"]
+    for key, bits in (("int4", 4), ("int8", 8)):
+        strategy = strategy_named(artifacts[key], specs, f"artifacts.{key}: ")
+        check_packable(strategy)
+        width = 4 if strategy.quantizer == "seed_absmax" else strategy.bits
+        if width != bits or strategy.component_bits:
+            raise QuantFairnessError(f"artifacts.{key}: strategy {strategy.name!r} is not a {bits}-bit quantizer")
+    int4 = strategy_named(artifacts["int4"], specs)
     for name in artifacts["fair"]:
-        fair = _defined_strategy(config, "artifacts.fair", name)
+        fair = strategy_named(name, specs, "artifacts.fair: ")
         if fair.protection.is_empty:
             raise QuantFairnessError(f"artifacts.fair: strategy {name!r} protects no weight, so it has no patch")
-        quantizer = {key: value for key, value in config["strategy_specs"][name].items() if key != "protect"}
-        if quantizer != int4_spec:
+        if fair.quantizer_spec != int4.quantizer_spec:
             raise QuantFairnessError(
-                f"artifacts.fair: strategy {name!r} quantizes as {quantizer}, not as artifacts.int4 "
-                f"{artifacts['int4']!r} ({int4_spec}); its patch must apply to that INT4 model"
+                f"artifacts.fair: strategy {name!r} does not quantize as artifacts.int4 {int4.name!r}; "
+                "its patch must apply to that INT4 model"
             )
 
 

@@ -126,6 +126,37 @@ def calibration_batches(tokenizer, rows, batch_tokens):
     return [(input_ids, attention) for _, input_ids, attention in padded_batches(token_ids, batch_tokens)]
 
 
+class TokenizedSplit:
+    """Split rows ({id, lang, text}) tokenized once, for scoring again and again as a model's
+    weights change (layer-sweep candidates, models rebuilt from artifacts). Batches are
+    rebuilt identically on every call, which the sweep's cached hidden states rely on.
+
+        split = TokenizedSplit(model, tokenizer, rows)
+        split.score(model)      # [{lang, id, tokens, bytes, nll}], the score tables' rows
+    """
+
+    def __init__(self, model, tokenizer, rows, batch_tokens=1024):
+        if not rows:
+            raise QuantFairnessError("no segments to score: the split is empty for the chosen languages")
+        self.rows = rows
+        self.batch_tokens = batch_tokens
+        self.token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
+        check_context(model, rows, self.token_ids)
+
+    def score(self, model):
+        nll = score_segments(model, self.token_ids, self.batch_tokens)
+        return [
+            {
+                "lang": row["lang"],
+                "id": row["id"],
+                "tokens": len(ids) - 1,
+                "bytes": len(row["text"].encode("utf-8")),
+                "nll": value,
+            }
+            for row, ids, value in zip(self.rows, self.token_ids, nll, strict=True)
+        ]
+
+
 def score_split(
     model_dir, rows, strategy=None, dtype="float32", batch_tokens=1024, salience_indices=None, calibration_rows=None
 ):
@@ -135,23 +166,11 @@ def score_split(
     seconds spent quantizing).
     """
     model, tokenizer = load_model(model_dir, dtype)
-    token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
-    check_context(model, rows, token_ids)
+    split = TokenizedSplit(model, tokenizer, rows, batch_tokens)
     storage, quantize_seconds = None, 0.0
     if strategy is not None:
         started = time.perf_counter()
         batches = calibration_batches(tokenizer, calibration_rows, batch_tokens) if calibration_rows else None
         storage = apply_strategy(model, strategy, salience_indices, batches)
         quantize_seconds = time.perf_counter() - started
-    nll = score_segments(model, token_ids, batch_tokens)
-    scores = [
-        {
-            "lang": row["lang"],
-            "id": row["id"],
-            "tokens": len(ids) - 1,
-            "bytes": len(row["text"].encode("utf-8")),
-            "nll": value,
-        }
-        for row, ids, value in zip(rows, token_ids, nll, strict=True)
-    ]
-    return scores, storage, quantize_seconds
+    return split.score(model), storage, quantize_seconds

@@ -166,17 +166,24 @@ def patched_weights(base_dir, patch_dir):
     return weights
 
 
+def load_weights(model, weights, source):
+    """Load {parameter name: tensor} into `model`, which must have exactly those parameters
+    (a tied LM head is one parameter, so state_dict's strictness does not fit)."""
+    expected = {name for name, _ in model.named_parameters()}
+    missing, extra = sorted(expected - set(weights)), sorted(set(weights) - expected)
+    if missing or extra:
+        raise QuantFairnessError(
+            f"{source} does not match the model's parameters: missing {missing[:3]}, unexpected {extra[:3]}"
+        )
+    model.load_state_dict(weights, strict=False)
+
+
 def apply_patch(base_dir, patch_dir, out_dir):
     """Rebuild the fair model from the packed quantized model and the patch, as a Hugging Face
     folder (float32 safetensors, config, tokenizer) at `out_dir`."""
     weights = patched_weights(base_dir, patch_dir)
-    config = AutoConfig.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    expected = {name for name, _ in model.named_parameters()}
-    if set(weights) != expected:
-        missing = sorted(expected - set(weights))[:3]
-        raise QuantFairnessError(f"base model {str(base_dir)!r} does not match its config: missing {missing}")
-    model.load_state_dict(weights, strict=False)
+    model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(base_dir), dtype=torch.float32)
+    load_weights(model, weights, f"base model {str(base_dir)!r}")
     with atomic_directory(out_dir) as folder:
         model.save_pretrained(folder, safe_serialization=True)
         copy_model_files(base_dir, folder)

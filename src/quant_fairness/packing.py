@@ -15,7 +15,6 @@ holding sorted JSON, so the same model and strategy give the same bytes and hash
 
 import json
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -122,10 +121,9 @@ def pack_model(model, strategy, model_name):
             tensors[weight.name] = tensor.half().contiguous()
             entry = {"kind": "fp16", "shape": list(tensor.shape)}
         entries[weight.name] = entry
-    # The quantizer alone, not the strategy's name or protection: every strategy that quantizes
-    # alike shares one packed model, which its patch names by hash.
-    quantizer = {key: value for key, value in asdict(strategy).items() if key not in ("name", "protection")}
-    metadata = {"model": model_name, "quantizer": quantizer, "tensors": entries}
+    # The quantizer alone: every strategy that quantizes alike shares one packed model,
+    # which its patch names by hash.
+    metadata = {"model": model_name, "quantizer": strategy.quantizer_spec, "tensors": entries}
     return tensors, metadata
 
 

@@ -19,6 +19,7 @@ splits the workflow builds (`snakemake --cores 2 resources/corpus/selection.json
 """
 
 from quant_fairness.corpus import first_segments, read_split
+from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize import apply_strategy
 from quant_fairness.strategies import Protection, Strategy
 from quant_fairness.sweep import sweep
@@ -43,14 +44,16 @@ def quick_sweep(
     tokenizer,
     top_n=3,
     selection="resources/corpus/selection.jsonl",
-    test="resources/corpus/test.jsonl",
     groups=None,
     segments=8,
 ):
     """The `top_n` blocks to keep in full precision, chosen on the selection split; the model
-    is left as it was. `groups`: {"high": [...], "low": [...]}, default the seed's six languages."""
+    is left as it was. `groups`: {"high": [...], "low": [...]}, default the seed's six languages.
+    To measure the chosen blocks on held-out text, use quant_fairness.sweep.sweep."""
     groups = groups or SEED_GROUPS
     languages = [*groups["high"], *groups["low"]]
     selection_rows = first_segments(read_split(selection, languages), languages, segments)
-    result = sweep(model, tokenizer, selection_rows, read_split(test, languages), seed_int4(), groups, max_layers=top_n)
+    result = sweep(model, tokenizer, selection_rows, None, seed_int4(), groups, max_layers=top_n)
+    if not result.chosen:
+        raise QuantFairnessError(result.note)
     return list(result.chosen)

@@ -150,9 +150,45 @@ def _noise_floor(path):
     }
 
 
+def _sweep(steps_path, test_path):
+    """The greedy path and the test-split measurement of the chosen set."""
+    steps = [{**row, "value": number(row["robust_disparity"])} for row in read_tsv(steps_path)]
+    test = {}
+    for row in read_tsv(test_path):
+        entry = test.setdefault(row["strategy"], {"strategy": row["strategy"], "low": "", "high": "", "robust": ""})
+        if row["metric"] == "robust_disparity":
+            entry["robust"] = with_ci(row) + (f" ({row['note']})" if row["scope"] == "difference" else "")
+        elif row["metric"] == "mean_delta_bpb" and row["scope"] in ("low", "high"):
+            entry[row["scope"]] = with_ci(row)
+    note = "" if steps else "No block chosen: the robust disparity is undefined for every block."
+    return {"steps": steps, "test": list(test.values()), "note": note}
+
+
+def _artifacts(sizes_path, effects_path):
+    """Each artifact's size with, where it was scored from its files, its ΔBPB and disparity."""
+    effects = {(row["artifact"], row["scope"], row["metric"]): row for row in read_tsv(effects_path)}
+    rows = []
+    for row in read_tsv(sizes_path):
+        delta = effects.get((row["artifact"], "all", "mean_delta_bpb"))
+        disparity = effects.get((row["artifact"], "disparity", "robust_disparity"))
+        rows.append(
+            {
+                "artifact": row["artifact"],
+                "megabytes": number(row["megabytes"], 4),
+                "bits": number(row["bits_per_parameter"]),
+                "vs_fp32": number(row["vs_fp32"]),
+                "vs_int4": number(row["vs_int4"]),
+                "delta": with_ci(delta) if delta else "",
+                "disparity": with_ci(disparity) if disparity else "",
+            }
+        )
+    return rows
+
+
 def report_context(disparity_paths, storage_paths, stats_path, model_dirs, config, statistics, root="."):
-    """`statistics`: {"claims": path, "ranking": [paths], "correlation": [paths], "noise_floor": [paths]},
-    the per-model lists in the order of `disparity_paths`."""
+    """`statistics`: {"claims": path, "ranking": [paths], "correlation": [paths], "noise_floor": [paths],
+    "sweep_steps", "sweep_test", "sizes", "effects": [paths]}, the per-model lists in the order
+    of `disparity_paths`."""
     storage = {}
     for path in storage_paths:
         entry = json.loads(Path(path).read_text())
@@ -165,13 +201,15 @@ def report_context(disparity_paths, storage_paths, stats_path, model_dirs, confi
         section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
         models.append({"name": name, "provenance": provenance, **section})
     headline = headline_strategies(config)
-    for model, ranking, correlation, noise_floor in zip(
-        models, statistics["ranking"], statistics["correlation"], statistics["noise_floor"], strict=True
-    ):
+    per_model = ("ranking", "correlation", "noise_floor", "sweep_steps", "sweep_test", "sizes", "effects")
+    for model, paths in zip(models, zip(*(statistics[key] for key in per_model), strict=True), strict=True):
+        path = dict(zip(per_model, paths, strict=True))
         model.update(
-            ranking=_ranking(ranking),
-            correlation=_correlation(correlation, headline),
-            noise_floor=_noise_floor(noise_floor),
+            ranking=_ranking(path["ranking"]),
+            correlation=_correlation(path["correlation"], headline),
+            noise_floor=_noise_floor(path["noise_floor"]),
+            sweep=_sweep(path["sweep_steps"], path["sweep_test"]),
+            artifacts=_artifacts(path["sizes"], path["effects"]),
         )
     return {
         "version": git_version(root),

@@ -32,7 +32,7 @@ are GPT-2's L0, L9, L11 of 12 and SmolLM2's L0, L22, L29 of 30),
     strategy = parse_strategy("rtn_int4_g128", spec)   # then quant_fairness.quantize.apply_strategy
 """
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from quant_fairness.errors import QuantFairnessError
 
@@ -116,6 +116,12 @@ class Strategy:
 
     def bits_for(self, component):
         return dict(self.component_bits).get(component, self.bits)
+
+    @property
+    def quantizer_spec(self):
+        """Everything but the name and the protection: strategies with equal specs quantize
+        every weight they do not protect identically (and share one packed model)."""
+        return {key: value for key, value in asdict(self).items() if key not in ("name", "protection")}
 
 
 def _fail(name, message):
@@ -288,3 +294,11 @@ def check_packable(strategy):
             f"strategy {strategy.name!r} cannot be packed: packed models are written for the seed_absmax "
             f"quantizer and for rtn (without awq) at {' or '.join(map(str, PACKED_BITS))} bits"
         )
+
+
+def strategy_named(name, specs, where=""):
+    """The strategy `name` of `specs` (config.yaml's strategy_specs), parsed; `where` prefixes
+    the error, e.g. "sweep.strategy: "."""
+    if name not in specs:
+        raise QuantFairnessError(f"{where}strategy {name!r} is not defined; expected one of {sorted(specs)}")
+    return parse_strategy(name, specs[name])

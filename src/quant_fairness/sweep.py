@@ -34,10 +34,14 @@ from quant_fairness.block_switch import BlockSwitch, capture_block_inputs, start
 from quant_fairness.comparison import compare_strategies
 from quant_fairness.disparity import COLUMNS, check_languages, disparity_rows, strategy_metrics
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.evaluate import TokenizedSplit
 from quant_fairness.paired import paired_scores
-from quant_fairness.split_batches import SplitBatches
 
 TEST_SCOPES = ("low", "high", "all", "disparity")
+NOTHING_CHOSEN = (
+    "no block chosen: the robust disparity is undefined for every candidate (the high group's ΔBPB "
+    "is at or below the noise floor), so no block can be said to lower it"
+)
 SINGLE_COLUMNS = ("model", "strategy", "rank", "layer", "robust_disparity")
 STEP_COLUMNS = ("model", "strategy", "step", "layers", "robust_disparity")
 
@@ -56,7 +60,7 @@ def candidate_scores(switch, split, base, candidates, reuse_prefix=True, progres
         if not reuse_prefix:
             results[block] = split.score(switch.model)
         elif inputs is None:
-            with capture_block_inputs(switch.blocks, last=block) as inputs:
+            with capture_block_inputs(switch.blocks, order[1:]) as inputs:
                 results[block] = split.score(switch.model)
         else:
             with start_at_block(switch.blocks, block, inputs):
@@ -73,15 +77,20 @@ def robust_disparity(baseline_rows, rows, groups, reference, noise_floor):
     return float(values[("disparity", "robust_disparity")][0])
 
 
+def _rank_key(value, block):
+    """Lowest disparity first, undefined (NaN) last, ties by block index."""
+    return (bool(np.isnan(value)), 0.0 if np.isnan(value) else value, block)
+
+
+def rank_blocks(disparities):
+    """Blocks by disparity ({block: value}): lowest first, undefined last, ties by index."""
+    return sorted(disparities, key=lambda block: _rank_key(disparities[block], block))
+
+
 def _best(disparities):
-    """The block with the lowest defined disparity (ties: the lower index)."""
+    """The block with the lowest defined disparity (ties: the lower index); None if none is defined."""
     defined = {block: value for block, value in disparities.items() if not np.isnan(value)}
-    if not defined:
-        raise QuantFairnessError(
-            "the robust disparity is undefined for every candidate block: the high group's ΔBPB is at or "
-            "below the noise floor, so no block can be said to lower it"
-        )
-    return min(defined, key=lambda block: (defined[block], block))
+    return min(defined, key=lambda block: _rank_key(defined[block], block)) if defined else None
 
 
 def set_name(strategy_name, layers):
@@ -95,7 +104,8 @@ class SweepResult:
     steps: list  # [{"layers", "robust_disparity"}], the greedy path on the selection split
     chosen: tuple
     test: list  # disparity rows of the unprotected strategy and the chosen set, test split
-    difference: dict  # unprotected minus chosen robust disparity, paired CI, test split
+    difference: dict | None  # unprotected minus chosen robust disparity, paired CI, test split
+    note: str = ""  # why nothing was chosen, when nothing was
 
 
 def passes(blocks, max_layers, candidates=None):
@@ -110,9 +120,37 @@ def _greedy(switch, split, first, pool, max_layers, disparity_of, reuse_prefix, 
     while len(chosen) < max_layers and set(pool) - set(chosen):
         scored = candidate_scores(switch, split, chosen, pool, reuse_prefix, progress)
         values = {block: disparity_of(rows) for block, rows in scored.items()}
-        chosen = tuple(sorted((*chosen, _best(values))))
-        steps.append({"layers": chosen, "robust_disparity": min(v for v in values.values() if not np.isnan(v))})
+        best = _best(values)
+        if best is None:
+            break
+        chosen = tuple(sorted((*chosen, best)))
+        steps.append({"layers": chosen, "robust_disparity": values[best]})
     return chosen, steps
+
+
+def _choose(switch, selection, disparity_of, max_layers, candidates, reuse_prefix, progress):
+    """(single, steps, chosen) on the selection split."""
+    scored = candidate_scores(switch, selection, (), range(len(switch.blocks)), reuse_prefix, progress)
+    values = {block: disparity_of(rows) for block, rows in scored.items()}
+    ranked = rank_blocks(values)
+    single = [{"layer": block, "robust_disparity": values[block]} for block in ranked]
+    first = _best(values)
+    if first is None:
+        return single, [], ()
+    pool = ranked[: candidates or len(ranked)]
+    chosen, steps = _greedy(switch, selection, first, pool, max_layers, disparity_of, reuse_prefix, progress)
+    return single, [{"layers": (first,), "robust_disparity": values[first]}, *steps], chosen
+
+
+def _measure(model_name, baseline_test, measured, groups, reference, noise_floor, resamples, seed, level):
+    """(test-split disparity rows, paired difference of the two strategies or None)."""
+    scores = paired_scores(baseline_test, measured)
+    rows = disparity_rows(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
+    kept = [row for row in rows if row["scope"] in TEST_SCOPES]
+    if len(measured) < 2:
+        return kept, None
+    comparisons, _ = compare_strategies(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
+    return kept, next(row for row in comparisons if row["metric"] == "robust_disparity")
 
 
 def sweep(
@@ -138,51 +176,47 @@ def sweep(
 ):
     """Run the sweep; the model's weights are restored before it returns.
 
-    `candidates`: only the best this many single blocks are tried when extending the set
-    (None: every block). `progress`: called once per scoring of a split.
-    `baseline_test`, `unprotected_test`: score rows of the test split already computed
-    (the workflow's score tables), used instead of scoring again.
+    `test_rows=None` skips the test-split measurement. `candidates`: only the best this
+    many single blocks are tried when extending the set (None: every block). `progress`:
+    called once per scoring of a split. `baseline_test`, `unprotected_test`: score rows of
+    the test split already computed (the workflow's score tables), used instead of scoring
+    again.
     """
     languages = sorted({row["lang"] for row in selection_rows})
     check_languages(languages, groups, reference)
     if max_layers < 1:
         raise QuantFairnessError(f"max_layers {max_layers!r} must be at least 1")
-    selection = SplitBatches(model, tokenizer, selection_rows, batch_tokens)
-    test = SplitBatches(model, tokenizer, test_rows, batch_tokens)
     tick = progress or (lambda: None)
+    selection = TokenizedSplit(model, tokenizer, selection_rows, batch_tokens)
     baseline_selection = selection.score(model)
-    baseline_test = baseline_test or test.score(model)
+    test = None if test_rows is None else TokenizedSplit(model, tokenizer, test_rows, batch_tokens)
+    if test is not None:
+        baseline_test = baseline_test or test.score(model)
     tick(), tick()
 
     def disparity_of(rows):
         return robust_disparity(baseline_selection, rows, groups, reference, noise_floor)
 
     switch = BlockSwitch(model, strategy)
+    measured = {}
     try:
-        blocks = range(len(switch.blocks))
-        scored = candidate_scores(switch, selection, (), blocks, reuse_prefix, progress)
-        values = {block: disparity_of(rows) for block, rows in scored.items()}
-        ranked = sorted(values, key=lambda block: (np.isnan(values[block]), values[block], block))
-        single = [{"layer": block, "robust_disparity": values[block]} for block in ranked]
-        pool = ranked[: candidates or len(ranked)]
-        first = _best(values)
-        chosen, steps = _greedy(switch, selection, first, pool, max_layers, disparity_of, reuse_prefix, progress)
-        steps.insert(0, {"layers": (first,), "robust_disparity": values[first]})
-        switch.protect(())
-        unprotected = unprotected_test or test.score(model)
-        tick()
-        switch.protect(chosen)
-        protected = test.score(model)
-        tick()
+        single, steps, chosen = _choose(switch, selection, disparity_of, max_layers, candidates, reuse_prefix, progress)
+        if test is not None:
+            switch.protect(())
+            measured[strategy.name] = unprotected_test or test.score(model)
+            if chosen:
+                switch.protect(chosen)
+                measured[set_name(strategy.name, chosen)] = test.score(model)
+        tick(), tick()
     finally:
         switch.restore()
-    name = set_name(strategy.name, chosen)
-    scores = paired_scores(baseline_test, {strategy.name: unprotected, name: protected})
-    rows = disparity_rows(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
-    comparisons, _ = compare_strategies(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
-    difference = next(row for row in comparisons if row["metric"] == "robust_disparity")
-    test_rows_kept = [row for row in rows if row["scope"] in TEST_SCOPES]
-    return SweepResult(strategy.name, single, steps, chosen, test_rows_kept, difference)
+    note = "" if chosen else NOTHING_CHOSEN
+    if test is None:
+        return SweepResult(strategy.name, single, steps, chosen, [], None, note)
+    measured_rows, difference = _measure(
+        model_name, baseline_test, measured, groups, reference, noise_floor, resamples, seed, level
+    )
+    return SweepResult(strategy.name, single, steps, chosen, measured_rows, difference, note)
 
 
 def sweep_tables(model_name, result):
@@ -203,6 +237,8 @@ def sweep_tables(model_name, result):
         for step, row in enumerate(result.steps, start=1)
     ]
     difference = result.difference
+    if difference is None:
+        return {"single": (single, SINGLE_COLUMNS), "steps": (steps, STEP_COLUMNS), "test": (result.test, COLUMNS)}
     compared = {
         "model": model_name,
         "strategy": f"{difference['strategy']} - {difference['versus']}",

@@ -72,6 +72,7 @@ rule score_fair_artifact:
         label=lambda wildcards: f"fair int4 ({wildcards.strategy})",
         languages=config["languages"],
         batch_tokens=config["evaluation"]["batch_tokens"],
+        dtype=config["evaluation"]["dtype"],
     conda:
         "../../envs/quant-fairness.yaml"
     log:
@@ -98,6 +99,7 @@ rule low_rank_correction:
         label=lambda wildcards: f"int4 + low-rank r{wildcards.rank}",
         languages=config["languages"],
         batch_tokens=config["evaluation"]["batch_tokens"],
+        dtype=config["evaluation"]["dtype"],
     conda:
         "../../envs/quant-fairness.yaml"
     log:

@@ -27,6 +27,10 @@ rule report:
         ranking=expand("results/statistics/{model}/ranking.tsv", model=MODELS),
         correlation=expand("results/statistics/{model}/correlation.tsv", model=MODELS),
         noise_floor=expand("results/noise_floor/{model}.tsv", model=MODELS),
+        sweep_steps=expand("results/sweep/{model}/steps.tsv", model=MODELS),
+        sweep_test=expand("results/sweep/{model}/test.tsv", model=MODELS),
+        sizes=expand("results/artifacts/{model}/sizes.tsv", model=MODELS),
+        effects=expand("results/artifacts/{model}/effects.tsv", model=MODELS),
         library=library("render_report.py"),
     output:
         report("results/report/report.html", caption="../report/report.rst", category="Report"),

@@ -20,7 +20,7 @@ rule layer_sweep:
         groups=config["groups"],
         reference=config["reference_language"],
         stats=config["stats"],
-        batch_tokens=config["evaluation"]["batch_tokens"],
+        evaluation=config["evaluation"],
     conda:
         "../../envs/quant-fairness.yaml"
     log:
