@@ -16,7 +16,8 @@ import torch
 
 @torch.no_grad()
 def low_rank_correction(original, quantized, names, rank):
-    """{f"{name}.a": (out, r) FP16, f"{name}.b": (r, in) FP16} for each 2-D weight in `names`."""
+    """{f"{name}.a": (rows, r) FP16, f"{name}.b": (r, columns) FP16} for each 2-D weight in
+    `names`, in the parameter's own layout (GPT-2's Conv1D stores (in, out))."""
     correction = {}
     for name in names:
         if quantized[name].dim() != 2:
