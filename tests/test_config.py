@@ -38,6 +38,29 @@ BAD = [
     (lambda c: c.update(models=["llama-9000"]), "model 'llama-9000' is not defined"),
     (lambda c: c["experiments"]["core"].update(strategies=["nf9"]), "experiments.core: strategy 'nf9' is not defined"),
     (lambda c: c["experiments"]["core"].update(models=["llama-9000"]), "experiments.core: model 'llama-9000'"),
+    (lambda c: c["sweep"].update(strategy="gptq_int4_g32"), "sweep.strategy: 'gptq_int4_g32' reads calibration"),
+    (
+        lambda c: c["sweep"].update(strategy="seed_keep5"),
+        "sweep.strategy: 'seed_keep5' reads calibration text or protects",
+    ),
+    (lambda c: c["sweep"].update(max_layers=0), "sweep.max_layers: 0 is less than the minimum of 1"),
+    (
+        lambda c: c["artifacts"].update(int4="rtn_int8_channel"),
+        "artifacts.int4: strategy 'rtn_int8_channel' is not a 4-bit",
+    ),
+    (lambda c: c["artifacts"].update(int8="bnb_nf4"), "strategy 'bnb_nf4' cannot be packed"),
+    (lambda c: c["artifacts"].update(fair=["seed_keep7"]), "artifacts.fair: strategy 'seed_keep7' is not defined"),
+    (
+        lambda c: c["artifacts"].update(fair=["rtn_int4_g32"]),
+        "artifacts.fair: strategy 'rtn_int4_g32' protects no weight",
+    ),
+    (
+        lambda c: (
+            c["strategy_specs"].update(rtn_keep5={"quantizer": "rtn", "bits": 4, "protect": {"top_percent": 5}})
+            or c["artifacts"].update(fair=["rtn_keep5"])
+        ),
+        "artifacts.fair: strategy 'rtn_keep5' does not quantize as artifacts.int4 'seed_absmax_int4'",
+    ),
     (lambda c: c["experiments"].update(x={"models": ["gpt2"]}), "config experiments.x: 'strategies' is a required"),
     (lambda c: c["strategy_specs"].update(x={"quantizer": "rtn", "bits": 5}), "strategy 'x': bits 5 is not one of"),
     (lambda c: c["strategy_specs"].update(x={"quantizer": "magic"}), "strategy 'x': quantizer 'magic' is not one of"),
