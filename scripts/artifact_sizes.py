@@ -30,7 +30,7 @@ for rank, correction in zip(settings["low_rank_ranks"], files.corrections, stric
 parameters = read_provenance(files.model)["parameters"]
 write_tsv(snakemake.output.sizes, size_rows(model_name, parameters, artifacts), SIZE_COLUMNS)
 
-scored = {f"int4 (simulated {int4})": read_scores(files.int4_scores)}
+scored = {"int4 (simulated)": read_scores(files.int4_scores)}
 for path in files.simulated_scores:
     scored[f"{Path(path).stem} (simulated)"] = read_scores(path)
 for path in [*files.fair_scores, *files.low_rank_scores]:

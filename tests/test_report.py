@@ -76,8 +76,12 @@ def _statistics(tmp_path, scores):
         files[label].write_bytes(b"x" * size)
     artifacts = {label: ("", [files[label]]) for label in ("fp32", "fp16", "int4")}
     artifacts["lossy"] = ("lossy", [files["int4"], files["patch"]])
+    artifacts["en_lossless"] = ("en_lossless", [files["int4"], files["patch"]])
     write_tsv(tmp_path / "sizes.tsv", size_rows("tiny", 100, artifacts), SIZE_COLUMNS)
-    write_tsv(tmp_path / "effects.tsv", effect_rows("tiny", scores, GROUPS, "en", 0.001, 100, 0), EFFECT_COLUMNS)
+    effects = effect_rows("tiny", scores, GROUPS, "en", 0.001, 100, 0)
+    for row in effects:  # en_lossless's scores stand for a simulated strategy, not files
+        row["artifact"] += " (simulated)" if row["artifact"] == "en_lossless" else ""
+    write_tsv(tmp_path / "effects.tsv", effects, EFFECT_COLUMNS)
     return {
         "claims": tmp_path / "claims.tsv",
         "ranking": [tmp_path / "ranking.tsv"],
@@ -162,3 +166,4 @@ def test_report_marks_reference_and_undefined_ratios(tmp_path):
     assert artifacts["lossy"]["megabytes"] == "6.000e-05" and artifacts["lossy"]["vs_int4"] == "1.2"
     assert artifacts["lossy"]["delta"].startswith("0.144 [")  # (1 + 4) / 2 nats per 25 bytes
     assert artifacts["fp32"]["delta"] == ""  # not scored: no ΔBPB shown
+    assert artifacts["en_lossless"]["delta"].endswith("(simulated)")

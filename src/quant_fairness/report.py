@@ -165,12 +165,17 @@ def _sweep(steps_path, test_path):
 
 
 def _artifacts(sizes_path, effects_path):
-    """Each artifact's size with, where it was scored from its files, its ΔBPB and disparity."""
+    """Each artifact's size with its ΔBPB and disparity: measured on the model rebuilt from its
+    files, or else on the simulated strategy (marked so)."""
     effects = {(row["artifact"], row["scope"], row["metric"]): row for row in read_tsv(effects_path)}
     rows = []
     for row in read_tsv(sizes_path):
-        delta = effects.get((row["artifact"], "all", "mean_delta_bpb"))
-        disparity = effects.get((row["artifact"], "disparity", "robust_disparity"))
+        label = row["artifact"]
+        if (label, "all", "mean_delta_bpb") not in effects:
+            label = f"{label} (simulated)"
+        delta = effects.get((label, "all", "mean_delta_bpb"))
+        disparity = effects.get((label, "disparity", "robust_disparity"))
+        simulated = " (simulated)" if label != row["artifact"] and delta else ""
         rows.append(
             {
                 "artifact": row["artifact"],
@@ -178,7 +183,7 @@ def _artifacts(sizes_path, effects_path):
                 "bits": number(row["bits_per_parameter"]),
                 "vs_fp32": number(row["vs_fp32"]),
                 "vs_int4": number(row["vs_int4"]),
-                "delta": with_ci(delta) if delta else "",
+                "delta": with_ci(delta) + simulated if delta else "",
                 "disparity": with_ci(disparity) if disparity else "",
             }
         )
