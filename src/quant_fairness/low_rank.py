@@ -11,7 +11,21 @@ the seed's INT4) stay uncorrected.
     weights = corrected_weights(quantized, correction)
 """
 
+import contextlib
+
 import torch
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """MKL's multithreaded SVD is not bitwise reproducible from run to run (the same job gave
+    different factors); on one thread it is, so the correction files are byte-stable."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @torch.no_grad()
@@ -23,7 +37,8 @@ def low_rank_correction(original, quantized, names, rank):
         if quantized[name].dim() != 2:
             continue
         error = original[name].float() - quantized[name]
-        u, s, vh = torch.linalg.svd(error, full_matrices=False)
+        with _one_thread():
+            u, s, vh = torch.linalg.svd(error, full_matrices=False)
         kept = min(rank, s.numel())
         correction[f"{name}.a"] = (u[:, :kept] * s[:kept]).half().contiguous()
         correction[f"{name}.b"] = vh[:kept].half().contiguous()
