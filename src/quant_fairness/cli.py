@@ -119,9 +119,8 @@ def _config(path):
     return yaml.safe_load(open(path, encoding="utf-8"))
 
 
-def _sweep_groups(config_path, langs):
+def _sweep_groups(config, langs):
     """The config's high/low groups, restricted to --langs."""
-    config = _config(config_path)
     languages = langs or config["languages"]
     groups = {group: [lang for lang in config["groups"][group] if lang in languages] for group in ("high", "low")}
     for group, members in groups.items():
@@ -140,11 +139,12 @@ def _run_sweep(args, max_layers):
     from quant_fairness.models import load_model
     from quant_fairness.sweep import passes, sweep
 
+    config = _config(args.config)
     langs = args.langs.split(",") if args.langs else None
-    languages, groups, reference = _sweep_groups(args.config, langs)
+    languages, groups, reference = _sweep_groups(config, langs)
     if reference not in languages:
         raise QuantFairnessError(f"--langs must include the reference language {reference!r}")
-    strategy = strategy_named(args.strategy, _config(args.config)["strategy_specs"])
+    strategy = strategy_named(args.strategy, config["strategy_specs"])
     selection = first_segments(read_split(args.selection, languages), languages, args.segments)
     test = read_split(args.test, languages)
     model, tokenizer = load_model(_model_dir(args.model))

@@ -22,14 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from quant_fairness.atomic import atomic_directory
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.models import load_model
 from quant_fairness.packing import (
-    METADATA_KEY,
     PACKED_FILE,
     copy_model_files,
     pack_model,
@@ -39,7 +38,7 @@ from quant_fairness.packing import (
     write_packed,
 )
 from quant_fairness.protection import protection_masks
-from quant_fairness.provenance import PROVENANCE
+from quant_fairness.provenance import PROVENANCE, read_provenance
 from quant_fairness.quantize import targeted_weights
 from quant_fairness.strategies import check_packable
 from quant_fairness.wheels import sha256_file
@@ -103,7 +102,7 @@ def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, sa
     }
     if patch_dir is not None:
         tensors, metadata = patch_tensors(model, strategy, salience_indices)
-        patch = save(tensors, metadata={METADATA_KEY: json.dumps(metadata, sort_keys=True)})
+        patch = packed_bytes(tensors, metadata)
         manifest |= {
             "patch_file": PATCH_FILE,
             "patch_sha256": _digest(patch),
@@ -118,8 +117,10 @@ def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, sa
 
 
 def _model_weights_digest(model_dir):
-    path = Path(model_dir) / PROVENANCE
-    return json.loads(path.read_text())["weights_sha256"] if path.is_file() else None
+    """The prepared model's weights hash; None for a folder the workflow did not prepare."""
+    if not (Path(model_dir) / PROVENANCE).is_file():
+        return None
+    return read_provenance(model_dir)["weights_sha256"]
 
 
 def read_manifest(patch_dir):

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quant_fairness.block_switch import BlockSwitch, capture_block_inputs, start_at_block
+from quant_fairness.bootstrap import resample_indices
 from quant_fairness.comparison import compare_strategies
 from quant_fairness.disparity import COLUMNS, check_languages, disparity_rows, strategy_metrics
 from quant_fairness.errors import QuantFairnessError
@@ -73,7 +74,8 @@ def candidate_scores(switch, split, base, candidates, reuse_prefix=True, progres
 def robust_disparity(baseline_rows, rows, groups, reference, noise_floor):
     """The point estimate of the robust disparity (NaN when undefined)."""
     scores = paired_scores(baseline_rows, {"candidate": rows})
-    values = strategy_metrics(scores, "candidate", groups, reference, noise_floor, np.arange(len(scores.ids))[None])
+    point = resample_indices(len(scores.ids), 0, 0)  # the identity row alone
+    values = strategy_metrics(scores, "candidate", groups, reference, noise_floor, point)
     return float(values[("disparity", "robust_disparity")][0])
 
 
@@ -89,8 +91,8 @@ def rank_blocks(disparities):
 
 def _best(disparities):
     """The block with the lowest defined disparity (ties: the lower index); None if none is defined."""
-    defined = {block: value for block, value in disparities.items() if not np.isnan(value)}
-    return min(defined, key=lambda block: _rank_key(defined[block], block)) if defined else None
+    first = rank_blocks(disparities)[0]
+    return None if np.isnan(disparities[first]) else first
 
 
 def set_name(strategy_name, layers):
