@@ -1,8 +1,8 @@
 """quant-fairness: how much worse does quantization make a language model for each language?
 
-    snakemake --cores 8                                   # everything -> results/report/report.html
+    snakemake --cores 8                                   # everything -> results/report/<version>/report.{html,pdf}
     snakemake --cores 2 --config models=[smollm2-135m]    # one model
-    snakemake --cores 2 results/figures/delta_bpb.png     # one figure
+    snakemake --cores 2 results/figures/delta_bpb.png     # one figure (figures_all: every figure)
     snakemake --cores 2 baseline_all                      # one stage
     snakemake --cores 2 statistics_all                    # comparisons, correlation, seed claims
     snakemake --cores 2 universe_all                      # where each model's weights live
@@ -44,13 +44,14 @@ include: "workflow/rules/statistics.smk"
 include: "workflow/rules/universe.smk"
 include: "workflow/rules/sweep.smk"
 include: "workflow/rules/artifacts.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        "results/report/report.html",
+        f"{REPORT_DIR}/report.html",
         rules.universe_all.input,
         rules.sweep_all.input,
         rules.artifacts_all.input,

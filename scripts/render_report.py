@@ -1,26 +1,11 @@
-"""Snakemake script: the HTML report from the run's result tables (rule `report`)."""
+"""Snakemake script: the versioned report, HTML and PDF, from the run's result files (rule `report`)."""
 
-from pathlib import Path
-
-from quant_fairness.report import render_report, report_context
+from quant_fairness.render import fill_chapters, render
+from quant_fairness.report import report_context
 from quant_fairness.runlog import start_job
 
-start_job(snakemake.log[0])
-context = report_context(
-    snakemake.input.disparity,
-    snakemake.input.storage,
-    snakemake.input.stats,
-    snakemake.input.models,
-    snakemake.params.config,
-    {
-        "claims": snakemake.input.claims,
-        "ranking": snakemake.input.ranking,
-        "correlation": snakemake.input.correlation,
-        "noise_floor": snakemake.input.noise_floor,
-        "sweep_steps": snakemake.input.sweep_steps,
-        "sweep_test": snakemake.input.sweep_test,
-        "sizes": snakemake.input.sizes,
-        "effects": snakemake.input.effects,
-    },
-)
-render_report(snakemake.input.template, context, Path(snakemake.input.figure).parent, snakemake.output[0])
+log = start_job(snakemake.log[0])
+inputs = {name: snakemake.input[name] for name in snakemake.input.keys()}
+context = report_context(inputs, snakemake.params.config, snakemake.params.version, snakemake.params.benchmarks)
+source = fill_chapters(snakemake.params.template, context, snakemake.input.figures, snakemake.output.source)
+log.info("rendered by %s", render(source, snakemake.output.html, snakemake.output.pdf))

@@ -4,6 +4,7 @@ nothing, a forced rerun gives byte-identical tables, and a bad config stops in o
 
 import hashlib
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from quant_fairness.tables import read_tsv
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 LANGS = ["ar", "en", "he"]
+CAPTIONS = sorted((ROOT / "workflow/report").glob("*.rst"))
 STRATEGIES = ["rtn_int4_g128", "seed_absmax_int4", "seed_keep5", "seed_guided_low5", "gptq_int4_g32", "gguf_q4_0"]
 
 
@@ -215,12 +217,18 @@ def test_layer_sweep_chooses_on_selection_and_measures_on_test(run):
 
 
 @pytest.mark.slow
-def test_report_shows_the_tables_and_the_figure(run):
-    html = (run / "results/report/report.html").read_text()
-    assert html.count("<table") >= 4
-    assert "data:image/png;base64," in html
+def test_report_is_versioned_with_every_figure_in_html_and_pdf(run):
+    (folder,) = (run / "results/report").iterdir()  # <git describe>-<config hash>
+    config_hash = folder.name.rsplit("-", 1)[1]
+    html = (folder / "report.html").read_text()
+    assert re.fullmatch("[0-9a-f]{12}", config_hash) and f"config <code>{config_hash}</code>" in html
+    assert html.count("<table") >= 20
+    assert html.count("data:image/png;base64,") == 5  # every figure, embedded
     assert "smollm2-135m" in html and "seed_absmax_int4" in html
     assert "http://" not in html.replace("http://www.w3.org", "")
+    assert "Experiment <code>core</code>" in html  # the journal, from the run's timing files
+    assert (folder / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert {path.name for path in (folder / "source").iterdir()} >= {"report.qmd", "journal.qmd", "_quarto.yml"}
 
 
 @pytest.mark.slow
@@ -299,7 +307,9 @@ def test_snakemake_report_has_the_captions(run):
     result = snakemake(run, "--report", str(run / "snakemake-report.html"))
     assert result.returncode == 0, result.stderr[-3000:]
     html = (run / "snakemake-report.html").read_text()
-    assert "Bits per byte lost to each quantization strategy" in html
+    # Every figure's and table's caption is in it (compared on its opening words, before any markup).
+    openings = {path.name: re.split(r"\{\{|[`'(]", path.read_text())[0][:30].strip() for path in CAPTIONS}
+    assert [name for name, opening in openings.items() if opening not in html] == []
 
 
 @pytest.mark.slow
@@ -331,12 +341,19 @@ def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model
     make_workdir(work, overlay)
     (work / "plain.yaml").write_text(json.dumps(overlay))
 
+    # A partial run (one figure), then Snakemake's report of it, then the rest.
+    figure = "results/figures/delta_bpb.png"
+    result = snakemake(work, figure, configfile=work / "plain.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = snakemake(work, "--report", str(work / "partial.html"), figure, configfile=work / "plain.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Bits per byte lost to each quantization strategy" in (work / "partial.html").read_text()
     result = snakemake(work, configfile=work / "plain.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     scores = read_tsv(work / "results/scores/tiny/seed_absmax_int4.tsv")
     assert {(r["lang"], len(r["id"])) for r in scores} == {("en", 6), ("sw", 6)}
     assert len(scores) == 8
-    assert (work / "results/report/report.html").stat().st_size > 0
+    assert [path.stat().st_size > 0 for path in (work / "results/report").glob("*/report.pdf")] == [True]
     dry = snakemake(work, "-n", configfile=work / "plain.yaml")
     assert "Nothing to be done" in dry.stdout + dry.stderr
     (texts / "en.txt").write_text((texts / "en.txt").read_text().replace("Verse", "Line"))

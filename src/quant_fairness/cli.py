@@ -170,7 +170,7 @@ def _run_sweep(args, max_layers):
 def _sweep(args):
     from dataclasses import asdict
 
-    from quant_fairness.report import with_ci
+    from quant_fairness.formatting import with_ci
 
     result = _run_sweep(args, args.max_layers)
     if args.json:
@@ -255,7 +255,7 @@ def _ranking(args):
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    from quant_fairness.report import with_ci
+    from quant_fairness.formatting import with_ci
 
     print(f"{'rank':>4}  {'strategy':<24}{args.metric:>30}  indistinguishable from")
     for row in rows:

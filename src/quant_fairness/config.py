@@ -138,3 +138,21 @@ def headline_strategies(config):
 def model_strategies(config, model):
     """The strategies run on `model`, in config order."""
     return [strategy for run_model, strategy in planned_runs(config) if run_model == model]
+
+
+def preservation_points(config, model):
+    """The preservation curve of `model` (seed 004): (k, strategy) for the strategies run on it
+    that keep only the top k% of weights by magnitude, with (0, strategy) for the run that
+    quantizes the same way and keeps nothing. Sorted by k; empty if no such pair was run."""
+    curves = {}
+    for name in model_strategies(config, model):
+        strategy = parse_strategy(name, config["strategy_specs"][name])
+        protection = strategy.protection
+        if protection.is_empty or protection == type(protection)(top_percent=protection.top_percent):
+            share = float(protection.top_percent or 0.0)
+            curves.setdefault(repr(strategy.quantizer_spec), []).append((share, name))
+    for points in curves.values():
+        shares = {share for share, _ in points}
+        if 0.0 in shares and len(shares) > 1:
+            return sorted(points)
+    return []

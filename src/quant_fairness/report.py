@@ -1,42 +1,26 @@
-"""The run's report: result tables injected into a jinja2 Markdown template, rendered by
-pandoc to one self-contained HTML file (figures embedded, nothing fetched).
+"""The report's content: every number the chapters of report/ show, read from the run's
+result files into one context for jinja2 (quant_fairness.render fills the chapters in).
 
-    context = report_context(disparity_tables, storage_files, corpus_stats, model_dirs, config, statistics)
-    render_report("report/report.md.j2", context, "results/figures", "results/report/report.html")
+    context = report_context(inputs, config, report_version(".", config), benchmarks)
 """
 
 import hashlib
+import importlib.metadata
 import json
+import platform
 import subprocess
 from pathlib import Path
 
-import jinja2
 import yaml
 
-from quant_fairness.atomic import atomic_path
 from quant_fairness.config import experiment_models, headline_strategies
+from quant_fairness.findings import findings, pareto_front
+from quant_fairness.formatting import number, with_ci
+from quant_fairness.journal import journal_entries
 from quant_fairness.noise_floor import read_noise_floor
 from quant_fairness.provenance import read_provenance
+from quant_fairness.render import renderer_versions
 from quant_fairness.tables import read_tsv
-
-
-def number(value, digits=3):
-    """Compact, fixed-rule formatting for report tables; NA stays NA."""
-    if value in (None, "", "NA"):
-        return "NA"
-    value = float(value)
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-        return f"{value:.{digits - 1}e}"
-    return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}"
-
-
-def with_ci(row, digits=3):
-    """ "value [low, high]" of a table row, read from a TSV ("NA") or built in memory (keys absent)."""
-    if row.get("value", "NA") in ("NA", None):
-        return "undefined"
-    if row.get("ci_low", "NA") in ("NA", None):
-        return f"{number(row['value'], digits)} (CI undefined)"
-    return f"{number(row['value'], digits)} [{number(row['ci_low'], digits)}, {number(row['ci_high'], digits)}]"
 
 
 def git_version(root):
@@ -51,6 +35,12 @@ def git_version(root):
 
 def config_hash(config):
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def report_version(root, config):
+    """The report's folder name: the code's git version and the configuration's hash, so a new
+    commit or another config renders a new report beside the old ones."""
+    return f"{git_version(root)}-{config_hash(config)}"
 
 
 def _model_section(rows, languages, reference, storage):
@@ -190,60 +180,147 @@ def _artifacts(sizes_path, effects_path):
     return rows
 
 
-def report_context(disparity_paths, storage_paths, stats_path, model_dirs, config, statistics, root="."):
-    """`statistics`: {"claims": path, "ranking": [paths], "correlation": [paths], "noise_floor": [paths],
-    "sweep_steps", "sweep_test", "sizes", "effects": [paths]}, the per-model lists in the order
-    of `disparity_paths`."""
-    storage = {}
-    for path in storage_paths:
-        entry = json.loads(Path(path).read_text())
-        storage.setdefault(entry["model"], {})[entry["strategy"]] = entry
-    models = []
-    for path, model_dir in zip(disparity_paths, model_dirs, strict=True):
-        rows = read_tsv(path)
-        name = rows[0]["model"]
-        provenance = read_provenance(model_dir)
-        section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
-        models.append({"name": name, "provenance": provenance, **section})
-    headline = headline_strategies(config)
-    per_model = ("ranking", "correlation", "noise_floor", "sweep_steps", "sweep_test", "sizes", "effects")
-    for model, paths in zip(models, zip(*(statistics[key] for key in per_model), strict=True), strict=True):
-        path = dict(zip(per_model, paths, strict=True))
-        model.update(
-            ranking=_ranking(path["ranking"]),
-            correlation=_correlation(path["correlation"], headline),
-            noise_floor=_noise_floor(path["noise_floor"]),
-            sweep=_sweep(path["sweep_steps"], path["sweep_test"]),
-            artifacts=_artifacts(path["sizes"], path["effects"]),
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two keys twice, as the user wrote it, not as an &anchor."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def _frontier(rows, storage):
+    """The strategies on the bits-per-weight vs robust disparity Pareto frontier, cheapest first."""
+    robust = {r["strategy"]: r for r in rows if r["metric"] == "robust_disparity" and r["value"] != "NA"}
+    points = [(storage[name]["bits_per_weight"], float(row["value"]), name) for name, row in robust.items()]
+    return [
+        {"strategy": name, "bits": number(bits, 4), "robust": with_ci(robust[name])}
+        for bits, _, name in pareto_front(points)
+    ]
+
+
+def component_shares(components_path, protected_path):
+    """Where a model's weights live (per component, blocks summed) and where each protecting
+    strategy's kept weights fall: its share of each component, and its three densest blocks."""
+    components = {}
+    for row in read_tsv(components_path):
+        entry = components.setdefault(row["component"], {"component": row["component"], "parameters": 0, "note": ""})
+        entry["parameters"] += int(row["parameters"])
+        entry["note"] = entry["note"] or row["note"]
+    total = sum(entry["parameters"] for entry in components.values())
+    table = [
+        {**entry, "share": number(100 * entry["parameters"] / total)}
+        for entry in sorted(components.values(), key=lambda entry: -entry["parameters"])
+    ]
+    kept = {}
+    for row in read_tsv(protected_path):
+        entry = kept.setdefault(row["strategy"], {"strategy": row["strategy"], "by_component": {}, "blocks": []})
+        counts = entry["by_component"].setdefault(row["component"], [0, 0])
+        counts[0] += int(row["protected"])
+        counts[1] += int(row["parameters"])
+        if row["layer"] != "NA":
+            entry["blocks"].append((float(row["protected_pct"]), int(row["layer"]), row["component"]))
+    strategies = []
+    for entry in kept.values():
+        shares = {c: number(100 * k / n) if n else "NA" for c, (k, n) in entry["by_component"].items()}
+        densest = sorted(entry["blocks"], key=lambda block: (-block[0], block[1]))[:3]
+        strategies.append(
+            {
+                "strategy": entry["strategy"],
+                "shares": [shares.get(row["component"], "NA") for row in table],
+                "densest": ", ".join(f"{component} {layer} ({number(pct)}%)" for pct, layer, component in densest),
+            }
         )
+    return {"components": table, "strategies": strategies}
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_provenance(inputs, config):
+    """What the run was made from: corpus files and test split hashes, and every installed
+    package's version (the environment the report job ran in, which the workflow shares)."""
+    sources = json.loads(Path(inputs["corpus_sources"]).read_text())
+    packages = sorted((dist.metadata["Name"], dist.version) for dist in importlib.metadata.distributions())
     return {
-        "version": git_version(root),
-        "config_hash": config_hash(config),
-        "config_yaml": yaml.safe_dump(config, sort_keys=True),
-        "config": config,
-        "corpus_stats": [r for r in read_tsv(stats_path) if r["split"] == "test"],
-        "models": models,
-        "experiments": _experiments(config, models),
-        "claims": _claims(statistics["claims"]),
+        "corpus_files": sorted(sources["files_sha256"].items()),
+        "test_split_sha256": _sha256(inputs["test_split"]),
+        "packages": [f"{name} {version}" for name, version in dict(packages).items()],
+        "python": platform.python_version(),
+        "renderers": renderer_versions(),
     }
 
 
-def render_report(template_path, context, resource_dir, output):
-    """Markdown from the template, then pandoc to self-contained HTML (atomic)."""
-    import pypandoc
+PER_MODEL = (
+    "disparity",
+    "models",
+    "ranking",
+    "correlation",
+    "comparisons",
+    "noise_floor",
+    "sweep_steps",
+    "sweep_test",
+    "sizes",
+    "effects",
+    "components",
+    "protected",
+    "baseline",
+)
 
-    template_path = Path(template_path)
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(template_path.parent),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
-    markdown = environment.get_template(template_path.name).render(**context)
-    with atomic_path(output, suffix=".html") as tmp:
-        pypandoc.convert_text(
-            markdown,
-            "html5",
-            format="markdown",
-            outputfile=str(tmp),
-            extra_args=["--standalone", "--embed-resources", f"--resource-path={resource_dir}"],
+
+def _per_model(inputs):
+    """{model name: {key: path}} from the per-model input lists, all in the order of `models`."""
+    names = [read_provenance(path)["name"] for path in inputs["models"]]
+    return {name: {key: inputs[key][k] for key in PER_MODEL} for k, name in enumerate(names)}
+
+
+def _storage(paths):
+    storage = {}
+    for path in paths:
+        entry = json.loads(Path(path).read_text())
+        storage.setdefault(entry["model"], {})[entry["strategy"]] = entry
+    return storage
+
+
+def report_context(inputs, config, version, benchmarks=None):
+    """Everything the chapters show, from the run's files. `inputs` maps the report rule's input
+    names to paths: per-model lists (PER_MODEL, in one model order), plus `storage`, `timing`,
+    `stats`, `claims`, `corpus_sources` and `test_split`; `benchmarks`: optional job-time files."""
+    storage = _storage(inputs["storage"])
+    headline = headline_strategies(config)
+    models = []
+    for name, path in _per_model(inputs).items():
+        rows = read_tsv(path["disparity"])
+        section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
+        models.append(
+            {
+                "name": name,
+                "provenance": read_provenance(path["models"]),
+                "rows": rows,
+                "storage": storage[name],
+                "paths": path,
+                **section,
+                "ranking": _ranking(path["ranking"]),
+                "correlation": _correlation(path["correlation"], headline),
+                "noise_floor": _noise_floor(path["noise_floor"]),
+                "sweep": _sweep(path["sweep_steps"], path["sweep_test"]),
+                "artifacts": _artifacts(path["sizes"], path["effects"]),
+                "universe": component_shares(path["components"], path["protected"]),
+                "frontier": _frontier(rows, storage[name]),
+            }
         )
+    context = {
+        "version": version,
+        "config_hash": config_hash(config),
+        "config_yaml": yaml.dump(config, Dumper=_PlainDumper, sort_keys=True, allow_unicode=True),
+        "config": config,
+        "headline": headline[0],
+        "corpus_stats": [r for r in read_tsv(inputs["stats"]) if r["split"] == "test"],
+        "models": models,
+        "experiments": _experiments(config, models),
+        "claims": _claims(inputs["claims"]),
+        "provenance": run_provenance(inputs, config),
+    }
+    hashes = {"corpus": context["provenance"]["test_split_sha256"][:12], "config": context["config_hash"]}
+    context["journal"] = journal_entries(config, models, inputs["timing"], benchmarks or {}, hashes)
+    context["findings"] = findings(config, models)
+    return context

@@ -77,6 +77,8 @@ rule score_fair_artifact:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/artifacts/{model}/{strategy}_fair_scores.log",
+    benchmark:
+        "results/benchmarks/artifacts/{model}/{strategy}_fair_scores.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,
@@ -104,6 +106,8 @@ rule low_rank_correction:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/artifacts/{model}/{strategy}_lowrank_r{rank}.log",
+    benchmark:
+        "results/benchmarks/artifacts/{model}/{strategy}_lowrank_r{rank}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,

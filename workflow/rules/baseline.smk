@@ -12,6 +12,8 @@ rule baseline:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/baseline/{model}.log",
+    benchmark:
+        "results/benchmarks/baseline/{model}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,

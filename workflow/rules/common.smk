@@ -1,9 +1,10 @@
 import re
 from pathlib import Path
 
-from quant_fairness.config import headline_strategies, model_strategies, planned_runs
+from quant_fairness.config import headline_strategies, model_strategies, planned_runs, preservation_points
 from quant_fairness.corpus import SPLITS, plain_files
 from quant_fairness.provenance import library_sources
+from quant_fairness.report import report_version
 from quant_fairness.strategies import parse_strategy
 
 MODELS = config["models"]
@@ -14,6 +15,12 @@ WHEEL_DIR = "resources/wheels"
 MODEL_THREADS = config["evaluation"]["threads"]
 NOISE_FLOOR_DTYPE = config["stats"]["noise_floor_dtype"]
 ARTIFACTS = config["artifacts"]
+PRESERVATION = {model: points for model in MODELS if (points := preservation_points(config, model))}
+FIGURES = [
+    f"results/figures/{name}.png" for name in ("delta_bpb", "preservation", "layer_sweep", "pareto", "resource_scatter")
+]
+# A new commit or another configuration renders a new report beside the earlier ones.
+REPORT_DIR = f"results/report/{report_version(workflow.basedir, config)}"
 
 
 def library(script):
@@ -84,3 +91,15 @@ def artifact_files(wildcards):
         "corrections": [f"{folder}/{int4}/lowrank_r{rank}.safetensors" for rank in ARTIFACTS["low_rank_ranks"]],
         "low_rank_scores": [f"{folder}/{int4}/lowrank_r{rank}_scores.tsv" for rank in ARTIFACTS["low_rank_ranks"]],
     }
+
+
+def job_benchmarks(kind):
+    """{model: [benchmark files]} of one kind of job, for the journal's durations."""
+    int4 = ARTIFACTS["int4"]
+    pattern = {
+        "baseline": ["results/benchmarks/baseline/{model}.tsv"],
+        "sweep": ["results/benchmarks/sweep/{model}.tsv"],
+        "artifacts": [f"results/benchmarks/artifacts/{{model}}/{name}_fair_scores.tsv" for name in ARTIFACTS["fair"]]
+        + [f"results/benchmarks/artifacts/{{model}}/{int4}_lowrank_r{rank}.tsv" for rank in ARTIFACTS["low_rank_ranks"]],
+    }[kind]
+    return {model: [path.format(model=model) for path in pattern] for model in MODELS}

@@ -1,41 +1,36 @@
-rule figure_delta_bpb:
-    input:
-        tables=expand("results/disparity/{model}.tsv", model=MODELS),
-        library=library("plot_delta_bpb.py"),
-    output:
-        report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
-    params:
-        languages=config["languages"],
-        strategies=headline_strategies(config),
-    conda:
-        "../../envs/quant-fairness.yaml"
-    log:
-        "logs/figures/delta_bpb.log",
-    script:
-        "../../scripts/plot_delta_bpb.py"
-
-
 rule report:
     input:
-        template=Path(workflow.basedir) / "report/report.md.j2",
+        project=[str(path) for path in sorted(Path(workflow.basedir, "report").rglob("*")) if path.is_file()],
         disparity=expand("results/disparity/{model}.tsv", model=MODELS),
-        storage=run_files("results/storage/{model}/{strategy}.json"),
-        stats="results/corpus/stats.tsv",
         models=expand("resources/models/{model}", model=MODELS),
-        figure="results/figures/delta_bpb.png",
-        claims="results/statistics/claims.tsv",
         ranking=expand("results/statistics/{model}/ranking.tsv", model=MODELS),
         correlation=expand("results/statistics/{model}/correlation.tsv", model=MODELS),
+        comparisons=expand("results/statistics/{model}/comparisons.tsv", model=MODELS),
         noise_floor=expand("results/noise_floor/{model}.tsv", model=MODELS),
         sweep_steps=expand("results/sweep/{model}/steps.tsv", model=MODELS),
         sweep_test=expand("results/sweep/{model}/test.tsv", model=MODELS),
         sizes=expand("results/artifacts/{model}/sizes.tsv", model=MODELS),
         effects=expand("results/artifacts/{model}/effects.tsv", model=MODELS),
+        components=expand("results/universe/{model}/components.tsv", model=MODELS),
+        protected=expand("results/universe/{model}/protected.tsv", model=MODELS),
+        baseline=expand("results/scores/{model}/baseline.tsv", model=MODELS),
+        storage=run_files("results/storage/{model}/{strategy}.json"),
+        timing=run_files("results/timing/{model}/{strategy}.json"),
+        stats="results/corpus/stats.tsv",
+        corpus_sources="results/corpus/sources.json",
+        test_split="resources/corpus/test.jsonl",
+        claims="results/statistics/claims.tsv",
+        figures=FIGURES,
         library=library("render_report.py"),
     output:
-        report("results/report/report.html", caption="../report/report.rst", category="Report"),
+        source=directory(f"{REPORT_DIR}/source"),
+        html=report(f"{REPORT_DIR}/report.html", caption="../report/report.rst", category="Report"),
+        pdf=report(f"{REPORT_DIR}/report.pdf", caption="../report/report_pdf.rst", category="Report"),
     params:
         config=config,
+        version=Path(REPORT_DIR).name,
+        template=Path(workflow.basedir) / "report",
+        benchmarks={kind: job_benchmarks(kind) for kind in ("baseline", "sweep", "artifacts")},
     conda:
         "../../envs/quant-fairness.yaml"
     log:

@@ -25,6 +25,8 @@ rule layer_sweep:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/sweep/{model}.log",
+    benchmark:
+        "results/benchmarks/sweep/{model}.tsv"
     threads: MODEL_THREADS
     resources:
         mem_mb=8000,
