@@ -12,7 +12,7 @@ import jinja2
 import pytest
 from report_fixture import write_fixture_results
 
-from quant_fairness.render import fill_chapters, render_html, render_pdf
+from quant_fairness.render import fill_chapters, render, render_html, render_pdf
 from quant_fairness.report import report_context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,3 +143,29 @@ def test_a_template_error_leaves_the_previous_source_whole(rendered, tmp_path):
         fill_chapters(broken, context, [], source)
     assert sorted(path.name for path in source.iterdir()) == before
     assert not [path for path in source.parent.iterdir() if path.name.startswith(".")]
+
+
+def test_quarto_route_with_a_fake_quarto(rendered, tmp_path, monkeypatch):
+    """Quarto has no offline install here, so a fake `quarto` on PATH stands in for it: it records
+    its arguments and writes what `quarto render` would. The route must render both formats
+    from the filled-in sources and move each output into place."""
+    _, out = rendered
+    source = shutil.copytree(out / "source", tmp_path / "source")
+    fake = tmp_path / "bin/quarto"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'echo "$@" >> {tmp_path / "calls"}\n'
+        'case "$4" in html) echo "<html>quarto</html>" > report.html ;;\n'
+        '  typst) echo "%PDF-quarto" > report.pdf ;; esac\n'
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    assert render(source, tmp_path / "report.html", tmp_path / "report.pdf") == "quarto"
+    assert (tmp_path / "calls").read_text().splitlines() == [
+        "render report.qmd --to html",
+        "render report.qmd --to typst",
+    ]
+    assert (tmp_path / "report.html").read_text() == "<html>quarto</html>\n"
+    assert (tmp_path / "report.pdf").read_text() == "%PDF-quarto\n"
+    assert not (source / "report.html").exists()

@@ -36,12 +36,8 @@ def _took(seconds):
     return "not recorded" if seconds is None else f"{number(seconds)} s"
 
 
-def _on(model, inputs_hashes):
-    return {
-        "model": model["name"],
-        "weights": model["provenance"]["weights_sha256"][:12],
-        **inputs_hashes,
-    }
+def _on(model, hashes):
+    return {"model": model["name"], "weights": model["provenance"]["weights_sha256"][:12], **hashes}
 
 
 def _experiment_entries(config, models, timing, hashes):
@@ -100,9 +96,9 @@ def _experiment_entries(config, models, timing, hashes):
                 "moment": moment,
                 "when": _when(moment),
                 "took": _took(sum(row["seconds"] for row in rows)),
-                "on": [_on(model, hashes) for model in {id(m): m for m, _ in runs}.values()],
+                "on": [_on(model, hashes) for model in {model["name"]: model for model, _ in runs}.values()],
                 "finding": finding,
-                "runs": [{**row, "finished": _when(row["finished"])} for row in rows],
+                "runs": [{**row, "finished": row["finished"].strftime("%H:%M:%S")} for row in rows],
                 "languages": languages,
             }
         )

@@ -19,6 +19,7 @@ MAIN = "report.qmd"
 PROJECT_FILES = ("_quarto.yml", "references.bib")
 # The pandoc route's stand-ins for what Quarto does itself: cross-references, Typst styling.
 CROSSREF_FILTER = "pandoc/crossref.lua"
+TABLE_WIDTHS_FILTER = "pandoc/table-widths.lua"
 TYPST_HEADER = "pandoc/typst-header.typ"
 INCLUDE = re.compile(r"^\{\{< include (\S+) >\}\}$", re.MULTILINE)
 
@@ -58,6 +59,7 @@ def _pandoc_args(source_dir):
         "--number-sections",
         "--toc",
         f"--lua-filter={source_dir / CROSSREF_FILTER}",  # before citeproc: @fig-x is not a citation
+        f"--lua-filter={source_dir / TABLE_WIDTHS_FILTER}",
         "--citeproc",
         f"--bibliography={source_dir / 'references.bib'}",
         "--metadata=link-citations:true",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from quant_fairness.config import experiment_models, headline_strategies
+from quant_fairness.config import headline_strategies
 from quant_fairness.findings import findings, pareto_front
 from quant_fairness.formatting import number, with_ci
 from quant_fairness.journal import journal_entries
@@ -88,22 +88,6 @@ def _model_section(rows, languages, reference, storage):
             }
         )
     return {"strategies": strategies, "baseline": baseline, "per_language": per_language, "disparity": disparity}
-
-
-def _experiments(config, models):
-    """One table per configured experiment: each run's bits per weight, protected share, disparity."""
-    by_model = {model["name"]: {row["strategy"]: row for row in model["disparity"]} for model in models}
-    tables = []
-    for name, plan in config["experiments"].items():
-        rows = [
-            {"model": model, **by_model[model][strategy]}
-            for model in experiment_models(config, plan)
-            if model in by_model
-            for strategy in plan["strategies"]
-        ]
-        if rows:
-            tables.append({"name": name, "rows": rows})
-    return tables
 
 
 def _claims(path):
@@ -212,21 +196,21 @@ def component_shares(components_path, protected_path):
     ]
     kept = {}
     for row in read_tsv(protected_path):
-        entry = kept.setdefault(row["strategy"], {"strategy": row["strategy"], "by_component": {}, "blocks": []})
-        counts = entry["by_component"].setdefault(row["component"], [0, 0])
-        counts[0] += int(row["protected"])
-        counts[1] += int(row["parameters"])
-        if row["layer"] != "NA":
-            entry["blocks"].append((float(row["protected_pct"]), int(row["layer"]), row["component"]))
+        counts = kept.setdefault(row["strategy"], {"component": {}, "block": {}})
+        for key, where in (("component", row["component"]), ("block", row["layer"])):
+            pair = counts[key].setdefault(where, [0, 0])
+            pair[0] += int(row["protected"])
+            pair[1] += int(row["parameters"])
     strategies = []
-    for entry in kept.values():
-        shares = {c: number(100 * k / n) if n else "NA" for c, (k, n) in entry["by_component"].items()}
-        densest = sorted(entry["blocks"], key=lambda block: (-block[0], block[1]))[:3]
+    for strategy, counts in kept.items():
+        shares = {name: number(100 * k / n) if n else "NA" for name, (k, n) in counts["component"].items()}
+        blocks = [(-k / n, int(block)) for block, (k, n) in counts["block"].items() if block != "NA" and k]
         strategies.append(
             {
-                "strategy": entry["strategy"],
+                "strategy": strategy,
                 "shares": [shares.get(row["component"], "NA") for row in table],
-                "densest": ", ".join(f"{component} {layer} ({number(pct)}%)" for pct, layer, component in densest),
+                "densest": ", ".join(f"{block} ({number(-100 * share)}%)" for share, block in sorted(blocks)[:3])
+                or "none",
             }
         )
     return {"components": table, "strategies": strategies}
@@ -236,7 +220,7 @@ def _sha256(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def run_provenance(inputs, config):
+def run_provenance(inputs):
     """What the run was made from: corpus files and test split hashes, and every installed
     package's version (the environment the report job ran in, which the workflow shares)."""
     sources = json.loads(Path(inputs["corpus_sources"]).read_text())
@@ -316,9 +300,8 @@ def report_context(inputs, config, version, benchmarks=None):
         "headline": headline[0],
         "corpus_stats": [r for r in read_tsv(inputs["stats"]) if r["split"] == "test"],
         "models": models,
-        "experiments": _experiments(config, models),
         "claims": _claims(inputs["claims"]),
-        "provenance": run_provenance(inputs, config),
+        "provenance": run_provenance(inputs),
     }
     hashes = {"corpus": context["provenance"]["test_split_sha256"][:12], "config": context["config_hash"]}
     context["journal"] = journal_entries(config, models, inputs["timing"], benchmarks or {}, hashes)

@@ -7,7 +7,7 @@ rule noise_floor:
         other=f"results/scores/{{model}}/baseline_{NOISE_FLOOR_DTYPE}.tsv",
         library=library("noise_floor.py"),
     output:
-        report("results/noise_floor/{model}.tsv", caption="../report/noise_floor.rst", category="Statistics"),
+        report("results/noise_floor/{model}.tsv", caption="../report/noise_floor.rst", category="Comparisons and claims"),
     params:
         reference_dtype=config["evaluation"]["dtype"],
         other_dtype=NOISE_FLOOR_DTYPE,
@@ -29,9 +29,9 @@ rule disparity:
     output:
         disparity=report("results/disparity/{model}.tsv", caption="../report/disparity.rst", category="Disparity"),
         comparisons=report(
-            "results/statistics/{model}/comparisons.tsv", caption="../report/comparisons.rst", category="Statistics"
+            "results/statistics/{model}/comparisons.tsv", caption="../report/comparisons.rst", category="Comparisons and claims"
         ),
-        ranking=report("results/statistics/{model}/ranking.tsv", caption="../report/ranking.rst", category="Statistics"),
+        ranking=report("results/statistics/{model}/ranking.tsv", caption="../report/ranking.rst", category="Comparisons and claims"),
     params:
         groups=config["groups"],
         reference=config["reference_language"],
@@ -52,7 +52,7 @@ rule resource_correlation:
         library=library("resource_correlation.py"),
     output:
         report(
-            "results/statistics/{model}/correlation.tsv", caption="../report/correlation.rst", category="Statistics"
+            "results/statistics/{model}/correlation.tsv", caption="../report/correlation.rst", category="Comparisons and claims"
         ),
     params:
         resource_levels=config["resource_levels"],
@@ -73,7 +73,7 @@ rule claims:
         noise_floors=expand("results/noise_floor/{model}.tsv", model=MODELS),
         library=library("claims.py"),
     output:
-        report("results/statistics/claims.tsv", caption="../report/claims.rst", category="Statistics"),
+        report("results/statistics/claims.tsv", caption="../report/claims.rst", category="Comparisons and claims"),
     params:
         models=MODELS,
         groups=config["groups"],
