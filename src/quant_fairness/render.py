@@ -24,6 +24,12 @@ TYPST_HEADER = "pandoc/typst-header.typ"
 INCLUDE = re.compile(r"^\{\{< include (\S+) >\}\}$", re.MULTILINE)
 
 
+def breakable(text):
+    """`text` with zero-width break opportunities after underscores and brackets, so a narrow
+    PDF table column wraps long identifiers such as group_degradation(seed_absmax_int4, low)."""
+    return re.sub(r"([_(\[])", "\\1\u200b", str(text))
+
+
 def fill_chapters(template_dir, context, figures, source_dir):
     """Every .qmd of `template_dir` rendered with `context`, beside the project files and
     `figures` (copied into figures/), written to `source_dir` as a whole or not at all."""
@@ -36,6 +42,7 @@ def fill_chapters(template_dir, context, figures, source_dir):
         comment_start_string="{%#",
         comment_end_string="#%}",
     )
+    environment.filters["breakable"] = breakable
     with atomic_directory(source_dir) as staging:
         for chapter in sorted(template_dir.glob("*.qmd")):
             (staging / chapter.name).write_text(environment.get_template(chapter.name).render(**context))
