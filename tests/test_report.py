@@ -74,6 +74,7 @@ def test_findings_follow_from_paired_tests(rendered):
     # keep5 lowers the disparity of lossy (3.18 -> 2.9), measured on the fixture's test rows.
     assert "Keeping blocks 0,1 in full precision lowers the robust disparity of `lossy`" in advice
     assert "keeping 5% lowers it measurably" in advice
+    assert "use `keep5` (robust disparity 2.89 [" in advice and "at 5.6 bits/weight: every other" in advice
     assert finding["facts"][1].startswith("Hardest hit: he")
     frontier = [row["strategy"] for row in context["models"][0]["frontier"]]
     assert frontier == ["lossy", "keep5"]  # en_lossless's disparity is undefined: not on it

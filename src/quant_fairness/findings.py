@@ -66,17 +66,17 @@ def _strategy_advice(ranking_path, storage):
         return []
     best = ranking[0]
     tied = [best["strategy"], *filter(None, best["indistinguishable_from"].split(","))]
-    cheapest = min(tied, key=lambda name: (storage[name]["bits_per_weight"], name))
-    row = next(r for r in ranking if r["strategy"] == cheapest)
-    advice = (
-        f"For the lowest disparity at the lowest cost use `{cheapest}` "
-        f"({number(storage[cheapest]['bits_per_weight'], 4)} bits/weight, robust disparity {with_ci(row)}): "
-    )
+    lowest = min(storage[name]["bits_per_weight"] for name in tied)
+    cheapest = sorted(name for name in tied if storage[name]["bits_per_weight"] == lowest)
+    shown = {row["strategy"]: with_ci(row) for row in ranking}
+    choices = [f"`{name}` (robust disparity {shown[name]})" for name in cheapest]
+    choice = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
+    advice = f"For the lowest disparity at the lowest cost use {choice}, at {number(lowest, 4)} bits/weight: "
     if len(tied) == 1:
         return [advice + "every other strategy is distinguishably less fair (paired intervals exclude 0)."]
     return [
-        advice + f"it is the cheapest of the {len(tied)} strategies that cannot be told apart from the fairest "
-        "(paired intervals of their differences contain 0)."
+        advice + f"{'they are' if len(cheapest) > 1 else 'it is'} the cheapest of the {len(tied)} strategies "
+        "that cannot be told apart from the fairest (paired intervals of their differences contain 0)."
     ]
 
 
