@@ -7,5 +7,8 @@ from quant_fairness.tables import read_tsv
 
 start_job(snakemake.log[0])
 tables = zip(snakemake.params.models, snakemake.input.tables, snakemake.input.correlation, strict=True)
-rows = {model: (read_tsv(disparity), read_tsv(correlation)) for model, disparity, correlation in tables}
-plot_resource_scatter(rows, snakemake.params.resource_levels, snakemake.params.strategy, snakemake.output[0])
+rows = {
+    model: (read_tsv(disparity), read_tsv(correlation), snakemake.params.strategies[model])
+    for model, disparity, correlation in tables
+}
+plot_resource_scatter(rows, snakemake.params.resource_levels, snakemake.output[0])

@@ -250,5 +250,5 @@ def write_figures(folder, disparity, correlation):
     single = [{"layer": "1", "robust_disparity": "3.5"}, {"layer": "0", "robust_disparity": "3.6"}]
     plot_layer_sweep({"tiny": (single, [{"layers": "0,1"}])}, paths[2])
     plot_pareto({"tiny": ({"lossy": 4.0, "keep5": 5.6, "en_lossless": 8.1}, disparity)}, paths[3])
-    plot_resource_scatter({"tiny": (disparity, correlation)}, CONFIG["resource_levels"], "lossy", paths[4])
+    plot_resource_scatter({"tiny": (disparity, correlation, "lossy")}, CONFIG["resource_levels"], paths[4])
     return paths

@@ -135,6 +135,13 @@ def headline_strategies(config):
     return next(iter(config["experiments"].values()))["strategies"]
 
 
+def headline_strategy(config, model):
+    """The strategy a model's summary leads with: the first headline strategy run on it, or else
+    its first strategy (an experiment limited to other models leaves it out)."""
+    run = model_strategies(config, model)
+    return next((name for name in headline_strategies(config) if name in run), run[0])
+
+
 def model_strategies(config, model):
     """The strategies run on `model`, in config order."""
     return [strategy for run_model, strategy in planned_runs(config) if run_model == model]

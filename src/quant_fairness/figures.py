@@ -6,7 +6,7 @@ greyscale print.
     plot_preservation({"smollm2-135m": (points, disparity_rows)}, "results/figures/preservation.png")
     plot_layer_sweep({"smollm2-135m": (single_rows, step_rows)}, "results/figures/layer_sweep.png")
     plot_pareto({"smollm2-135m": (bits_per_weight, disparity_rows)}, "results/figures/pareto.png")
-    plot_resource_scatter({"smollm2-135m": (disparity_rows, correlation_rows)}, levels, strategy, path)
+    plot_resource_scatter({"smollm2-135m": (disparity_rows, correlation_rows, strategy)}, levels, path)
 """
 
 import matplotlib
@@ -57,7 +57,9 @@ def plot_delta_bpb(rows_by_model, languages, strategies, path):
         rows = rows_by_model[model]
         present = {r["strategy"] for r in rows}
         shown = [strategy for strategy in strategies if strategy in present]
-        width = 0.8 / len(shown)
+        if not shown:
+            ax.text(0.5, 0.5, "no headline strategy run on this model", ha="center", transform=ax.transAxes)
+        width = 0.8 / max(len(shown), 1)
         for k, strategy in enumerate(shown):
             lookup = _lookup(rows, strategy)
             points = [_value(lookup[(lang, "delta_bpb")]) for lang in languages]
@@ -109,8 +111,8 @@ def plot_preservation(points_by_model, path):
             0.5, 0.5, "No preservation curve: no model ran k% protection beside its unprotected base.", ha="center"
         )
     panels = (
-        ("seed_disparity", "seed disparity (D% ratio, log)"),
-        ("robust_disparity", "robust disparity (ΔBPB ratio)"),
+        ("seed_disparity", "D% disparity (log axis)"),
+        ("robust_disparity", "robust disparity (ΔBPB)"),
     )
     for ax, (metric, label) in zip(axes, panels, strict=True):
         for k, model in enumerate(sorted(points_by_model)):
@@ -180,17 +182,17 @@ def plot_pareto(costs_by_model, path):
     _save(fig, path)
 
 
-def plot_resource_scatter(rows_by_model, resource_levels, strategy, path):
-    """ΔBPB of `strategy` per language against each resource scale and the baseline BPB, the
-    language codes as labels and the Pearson r of the correlation table in each title.
-    `rows_by_model` = {model: (disparity_rows, correlation_rows)}."""
+def plot_resource_scatter(rows_by_model, resource_levels, path):
+    """ΔBPB per language of each model's headline strategy against each resource scale and the
+    baseline BPB, the language codes as labels and the Pearson r of the correlation table in
+    each title. `rows_by_model` = {model: (disparity_rows, correlation_rows, strategy)}."""
     models = sorted(rows_by_model)
     predictors = [f"resource_{scale}" for scale in sorted(resource_levels)] + ["baseline_bpb"]
     fig, axes = plt.subplots(
         len(models), len(predictors), figsize=(4.2 * len(predictors), 3.4 * len(models)), squeeze=False
     )
     for row_axes, model in zip(axes, models, strict=True):
-        rows, correlation = rows_by_model[model]
+        rows, correlation, strategy = rows_by_model[model]
         lookup = _lookup(rows, strategy)
         languages = [scope for scope, metric in lookup if metric == "delta_bpb"]
         values = {f"resource_{scale}": levels for scale, levels in resource_levels.items()}
@@ -215,8 +217,8 @@ def plot_resource_scatter(rows_by_model, resource_levels, strategy, path):
 
 
 def _r_label(row):
-    point = _value(row)
-    if point is None:
+    if row is None or row["value"] == "NA":
         return "r undefined"
+    interval = "CI undefined" if row["ci_low"] == "NA" else f"[{float(row['ci_low']):.2f}, {float(row['ci_high']):.2f}]"
     p_value = "" if row["p_value"] == "NA" else f", p = {float(row['p_value']):.2g}"
-    return f"r = {point[0]:.2f} [{point[0] - point[1]:.2f}, {point[0] + point[2]:.2f}]{p_value}"
+    return f"r = {float(row['value']):.2f} {interval}{p_value}"

@@ -8,7 +8,7 @@ test (a paired interval that excludes zero), so another run can reach the opposi
 
 import math
 
-from quant_fairness.config import headline_strategies, preservation_points
+from quant_fairness.config import headline_strategy, preservation_points
 from quant_fairness.formatting import number, with_ci
 from quant_fairness.tables import read_tsv
 
@@ -61,30 +61,34 @@ def _metric_advice(lookup, strategy):
 
 
 def _strategy_advice(ranking_path, storage):
-    ranking = [row for row in read_tsv(ranking_path) if row["metric"] == "robust_disparity"]
+    ranking = [row for row in read_tsv(ranking_path) if row["metric"] == "robust_disparity" and _defined(row)]
     if not ranking:
         return []
     best = ranking[0]
-    tied = [best["strategy"], *filter(None, best["indistinguishable_from"].split(","))]
+    ranked = {row["strategy"]: row for row in ranking}
+    tied = [best["strategy"], *(name for name in best["indistinguishable_from"].split(",") if name in ranked)]
     lowest = min(storage[name]["bits_per_weight"] for name in tied)
     cheapest = sorted(name for name in tied if storage[name]["bits_per_weight"] == lowest)
-    shown = {row["strategy"]: with_ci(row) for row in ranking}
-    choices = [f"`{name}` (robust disparity {shown[name]})" for name in cheapest]
+    choices = [f"`{name}` (robust disparity {with_ci(ranked[name])})" for name in cheapest]
     choice = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
     advice = f"For the lowest disparity at the lowest cost use {choice}, at {number(lowest, 4)} bits/weight: "
+    among = f"of the {len(ranking)} strategies whose disparity is defined"
     if len(tied) == 1:
-        return [advice + "every other strategy is distinguishably less fair (paired intervals exclude 0)."]
+        return [advice + f"every other one {among} is distinguishably less fair (paired intervals exclude 0)."]
     return [
-        advice + f"{'they are' if len(cheapest) > 1 else 'it is'} the cheapest of the {len(tied)} strategies "
+        advice + f"{'they are' if len(cheapest) > 1 else 'it is'} the cheapest of the {len(tied)} strategies {among} "
         "that cannot be told apart from the fairest (paired intervals of their differences contain 0)."
     ]
 
 
 def _sweep_advice(test_path, steps):
-    difference = next((row for row in read_tsv(test_path) if row["scope"] == "difference"), None)
-    if difference is None or not _defined(difference):
+    if not steps:
         return ["The layer sweep chose no blocks: the disparity was undefined for every block."]
-    unprotected, blocks = difference["strategy"].split(" - ")[0], steps[-1]["layers"]
+    blocks = steps[-1]["layers"]
+    difference = next((row for row in read_tsv(test_path) if row["scope"] == "difference"), None)
+    if not _defined(difference):
+        return [f"Blocks {blocks} were chosen, but their effect on held-out test text is undefined."]
+    unprotected = difference["strategy"].split(" - ")[0]
     if _excludes_zero(difference) and float(difference["value"]) > 0:
         return [
             f"Keeping blocks {blocks} in full precision lowers the robust disparity of `{unprotected}` "
@@ -142,8 +146,7 @@ def findings(config, models):
     results = []
     for model in models:
         lookup = {(r["strategy"], r["scope"], r["metric"]): r for r in model["rows"]}
-        run = [name for name in headline_strategies(config) if (name, "disparity", "robust_disparity") in lookup]
-        strategy = (run or model["strategies"])[0]
+        strategy = headline_strategy(config, model["name"])
         paths = model["paths"]
         results.append(
             {

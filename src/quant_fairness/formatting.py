@@ -6,12 +6,15 @@ value with its interval, never an undefined value shown as a number.
 
 
 def number(value, digits=3):
-    """Compact, fixed-rule formatting for report tables; NA stays NA."""
+    """Compact, fixed-rule formatting for report tables: `digits` significant digits from 1 up
+    (whole numbers below 1e5), `digits` decimals below 1, exponents beyond; NA stays NA."""
     if value in (None, "", "NA"):
         return "NA"
     value = float(value)
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.{digits - 1}e}"
+    if abs(value) >= 10**digits:  # .3g would switch to exponents at 1000
+        return f"{value:.0f}"
     return f"{value:.{digits}g}" if abs(value) >= 1 else f"{value:.{digits}f}"
 
 

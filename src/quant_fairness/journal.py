@@ -114,7 +114,7 @@ def _model_entries(models, benchmarks, hashes):
     entries = []
     for model in models:
         name, paths = model["name"], model["paths"]
-        bpb = [float(row["bpb"]) for row in model["baseline"]]
+        bpb = [float(r["value"]) for r in model["rows"] if r["metric"] == "bpb_baseline" and r["value"] != "NA"]
         sweep = model["sweep"]
         chosen = sweep["steps"][-1]["layers"] if sweep["steps"] else "none"
         found = {

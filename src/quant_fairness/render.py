@@ -14,13 +14,14 @@ from pathlib import Path
 import jinja2
 
 from quant_fairness.atomic import atomic_directory, atomic_path
+from quant_fairness.errors import QuantFairnessError
 
 MAIN = "report.qmd"
 PROJECT_FILES = ("_quarto.yml", "references.bib")
 # The pandoc route's stand-ins for what Quarto does itself: cross-references, Typst styling.
 CROSSREF_FILTER = "pandoc/crossref.lua"
 TABLE_WIDTHS_FILTER = "pandoc/table-widths.lua"
-TYPST_HEADER = "pandoc/typst-header.typ"
+TYPST_HEADERS = ("pandoc/typst-header.typ", "pandoc/typst-tables.typ")
 INCLUDE = re.compile(r"^\{\{< include (\S+) >\}\}$", re.MULTILINE)
 
 
@@ -103,7 +104,7 @@ def render_pdf(source_dir, output):
             format="markdown",
             extra_args=[
                 *_pandoc_args(source_dir),
-                f"--include-in-header={source_dir / TYPST_HEADER}",
+                *(f"--include-in-header={source_dir / header}" for header in TYPST_HEADERS),
                 "--variable=papersize:a4",
             ],
         )
@@ -116,7 +117,12 @@ def render_with_quarto(source_dir, html, pdf):
     """`quarto render` of the filled-in project, its outputs moved into place."""
     source_dir = Path(source_dir)
     for target, fmt in ((html, "html"), (pdf, "typst")):
-        subprocess.run(["quarto", "render", MAIN, "--to", fmt], cwd=source_dir, check=True)
+        result = subprocess.run(["quarto", "render", MAIN, "--to", fmt], cwd=source_dir, capture_output=True, text=True)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or ["no message"])[-1]
+            raise QuantFairnessError(
+                f"quarto render --to {fmt} failed in {source_dir} (exit {result.returncode}): {last}"
+            )
         rendered = source_dir / Path(MAIN).with_suffix(Path(target).suffix).name
         with atomic_path(target, suffix=Path(target).suffix) as tmp:
             shutil.move(rendered, tmp)
@@ -133,11 +139,11 @@ def render(source_dir, html, pdf):
 
 
 def renderer_versions():
-    """The versions of the tools the pandoc route uses, for the provenance chapter."""
+    """The tools `render` will use, with their versions, for the provenance chapter: Quarto
+    (which brings its own pandoc and Typst) where it is installed, else pandoc and Typst."""
+    if shutil.which("quarto"):
+        return {"quarto": subprocess.run(["quarto", "--version"], capture_output=True, text=True).stdout.strip()}
     import pypandoc
     import typst
 
-    versions = {"pandoc": pypandoc.get_pandoc_version(), "typst (Python)": getattr(typst, "__version__", "unknown")}
-    if shutil.which("quarto"):
-        versions["quarto"] = subprocess.run(["quarto", "--version"], capture_output=True, text=True).stdout.strip()
-    return versions
+    return {"pandoc": pypandoc.get_pandoc_version(), "typst (Python)": getattr(typst, "__version__", "unknown")}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from quant_fairness.config import headline_strategies
+from quant_fairness.config import headline_strategies, headline_strategy
 from quant_fairness.findings import findings, pareto_front
 from quant_fairness.formatting import number, with_ci
 from quant_fairness.journal import journal_entries
@@ -278,6 +278,7 @@ def report_context(inputs, config, version, benchmarks=None):
         models.append(
             {
                 "name": name,
+                "headline": headline_strategy(config, name),
                 "provenance": read_provenance(path["models"]),
                 "rows": rows,
                 "storage": storage[name],
@@ -297,7 +298,7 @@ def report_context(inputs, config, version, benchmarks=None):
         "config_hash": config_hash(config),
         "config_yaml": yaml.dump(config, Dumper=_PlainDumper, sort_keys=True, allow_unicode=True),
         "config": config,
-        "headline": headline[0],
+        "ci_percent": f"{100 * config['stats']['ci_level']:g}",
         "corpus_stats": [r for r in read_tsv(inputs["stats"]) if r["split"] == "test"],
         "models": models,
         "claims": _claims(inputs["claims"]),

@@ -1,7 +1,13 @@
 import re
 from pathlib import Path
 
-from quant_fairness.config import headline_strategies, model_strategies, planned_runs, preservation_points
+from quant_fairness.config import (
+    headline_strategies,
+    headline_strategy,
+    model_strategies,
+    planned_runs,
+    preservation_points,
+)
 from quant_fairness.corpus import SPLITS, plain_files
 from quant_fairness.provenance import library_sources
 from quant_fairness.report import report_version

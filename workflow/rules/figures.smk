@@ -75,7 +75,7 @@ rule figure_resource_scatter:
     params:
         models=MODELS,
         resource_levels=config["resource_levels"],
-        strategy=headline_strategies(config)[0],
+        strategies={model: headline_strategy(config, model) for model in MODELS},
     conda:
         "../../envs/quant-fairness.yaml"
     log:
