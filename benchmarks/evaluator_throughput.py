@@ -48,6 +48,18 @@ def matmul_ceiling(model, rows=1024, repeats=3):
     return rows / seconds
 
 
+def first_segments(rows, per_language):
+    """The first `per_language` rows of each language, languages in sorted order (all if None)."""
+    if not per_language:
+        return rows
+    kept = {}
+    for row in rows:
+        kept.setdefault(row["lang"], [])
+        if len(kept[row["lang"]]) < per_language:
+            kept[row["lang"]].append(row)
+    return [row for lang in sorted(kept) for row in kept[lang]]
+
+
 def measure(model_dir, texts, batch_tokens):
     model, tokenizer = load_model(model_dir)
     token_ids = tokenize_segments(tokenizer, texts)
@@ -73,14 +85,7 @@ def main():
     args = parser.parse_args()
     config = yaml.safe_load(open(args.config))
     torch.set_num_threads(args.threads)
-    rows = read_split(args.split)
-    if args.per_language:
-        kept = {}
-        for row in rows:
-            kept.setdefault(row["lang"], [])
-            if len(kept[row["lang"]]) < args.per_language:
-                kept[row["lang"]].append(row)
-        rows = [row for lang in sorted(kept) for row in kept[lang]]
+    rows = first_segments(read_split(args.split), args.per_language)
     texts = [r["text"] for r in rows]
     models = args.models.split(",") if args.models else config["models"]
     print(f"{len(texts)} segments, {args.threads} threads, batch_tokens={config['evaluation']['batch_tokens']}")

@@ -205,3 +205,21 @@ def test_low_rank_correction_shrinks_the_quantization_error_with_rank():
         errors.append(float((corrected["w"] - original["w"]).norm()))
     assert errors == sorted(errors, reverse=True) and errors[0] < float((quantized["w"] - original["w"]).norm())
     assert errors[-1] < 1e-2  # full rank: only the FP16 rounding of the factors is left
+
+
+def test_low_rank_factors_are_byte_identical_across_thread_counts():
+    """MKL's float32 SVD gives other last bits on 1 and 2 threads (and gave another file in a
+    CI rerun); the correction's FP16 factors must not depend on that."""
+    generator = torch.Generator().manual_seed(0)
+    original = {f"w{k}": torch.randn(576, 1536, generator=generator) for k in range(4)}
+    quantized = {name: (weight * 4).round() / 4 for name, weight in original.items()}
+    factors = []
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            correction = low_rank_correction(original, quantized, sorted(original), rank=8)
+            factors.append(b"".join(correction[key].numpy().tobytes() for key in sorted(correction)))
+    finally:
+        torch.set_num_threads(threads)
+    assert factors[0] == factors[1]

@@ -11,21 +11,7 @@ the seed's INT4) stay uncorrected.
     weights = corrected_weights(quantized, correction)
 """
 
-import contextlib
-
 import torch
-
-
-@contextlib.contextmanager
-def _one_thread():
-    """MKL's multithreaded SVD is not bitwise reproducible from run to run (the same job gave
-    different factors); on one thread it is, so the correction files are byte-stable."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @torch.no_grad()
@@ -36,9 +22,11 @@ def low_rank_correction(original, quantized, names, rank):
     for name in names:
         if quantized[name].dim() != 2:
             continue
-        error = original[name].float() - quantized[name]
-        with _one_thread():
-            u, s, vh = torch.linalg.svd(error, full_matrices=False)
+        # MKL's float32 SVD changes the factors' last bits with the thread count and from run to
+        # run (a CI rerun wrote another file); in float64 the changes lie far below FP16's
+        # resolution, so the stored FP16 factors are byte-stable.
+        error = original[name].double() - quantized[name].double()
+        u, s, vh = torch.linalg.svd(error, full_matrices=False)
         kept = min(rank, s.numel())
         correction[f"{name}.a"] = (u[:, :kept] * s[:kept]).half().contiguous()
         correction[f"{name}.b"] = vh[:kept].half().contiguous()
