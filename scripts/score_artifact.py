@@ -32,7 +32,8 @@ with tempfile.TemporaryDirectory() as scratch:
         rank = int(snakemake.wildcards.rank)
         correction = low_rank_correction(original, quantized, quantized_names(base_file), rank)
         with atomic_path(snakemake.output.correction, suffix=".safetensors") as tmp:
-            save_file(correction, str(tmp), metadata={"format": "pt", "rank": str(rank)})
+            # One metadata key: safetensors writes several in a random order (bytes differ per run).
+            save_file(correction, str(tmp), metadata={"rank": str(rank)})
         load_weights(model, corrected_weights(quantized, correction), base_file)
     scores = TokenizedSplit(model, tokenizer, rows, snakemake.params.batch_tokens).score(model)
 label = snakemake.params.label

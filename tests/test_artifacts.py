@@ -208,8 +208,8 @@ def test_low_rank_correction_shrinks_the_quantization_error_with_rank():
 
 
 def test_low_rank_factors_are_byte_identical_across_thread_counts():
-    """MKL's float32 SVD gives other last bits on 1 and 2 threads (and gave another file in a
-    CI rerun); the correction's FP16 factors must not depend on that."""
+    """MKL's float32 SVD gives other last bits on 1 and 2 threads; the correction's FP16 factors
+    must not depend on how many threads a job gets."""
     generator = torch.Generator().manual_seed(0)
     original = {f"w{k}": torch.randn(576, 1536, generator=generator) for k in range(4)}
     quantized = {name: (weight * 4).round() / 4 for name, weight in original.items()}

@@ -22,9 +22,8 @@ def low_rank_correction(original, quantized, names, rank):
     for name in names:
         if quantized[name].dim() != 2:
             continue
-        # MKL's float32 SVD changes the factors' last bits with the thread count and from run to
-        # run (a CI rerun wrote another file); in float64 the changes lie far below FP16's
-        # resolution, so the stored FP16 factors are byte-stable.
+        # MKL's float32 SVD changes the factors' last bits with the thread count; in float64 the
+        # changes lie far below FP16's resolution, so the stored factors do not depend on it.
         error = original[name].double() - quantized[name].double()
         u, s, vh = torch.linalg.svd(error, full_matrices=False)
         kept = min(rank, s.numel())
