@@ -12,7 +12,8 @@ from quant_fairness.tables import read_scores, write_tsv
 log = start_job(snakemake.log[0], snakemake.threads)
 settings, languages, stats = snakemake.params.sweep, snakemake.params.languages, snakemake.params.stats
 selection = first_segments(read_split(snakemake.input.selection, languages), languages, settings["segments"])
-model, tokenizer = load_model(snakemake.input.model, snakemake.params.evaluation["dtype"])
+evaluation = snakemake.params.evaluation
+model, tokenizer = load_model(snakemake.input.model, evaluation["dtype"], evaluation["device"])
 result = sweep(
     model,
     tokenizer,
@@ -27,7 +28,7 @@ result = sweep(
     resamples=stats["bootstrap_resamples"],
     seed=stats["seed"],
     level=stats["ci_level"],
-    batch_tokens=snakemake.params.evaluation["batch_tokens"],
+    batch_tokens=evaluation["batch_tokens"],
     model_name=snakemake.wildcards.model,
     baseline_test=read_scores(snakemake.input.baseline),
     unprotected_test=read_scores(snakemake.input.unprotected),

@@ -21,9 +21,10 @@ if not strategy.needs_salience:
 spec = strategy.protection.salience
 groups = snakemake.params.groups
 languages = sorted({*groups["low"], *groups["high"]})
-model, tokenizer = load_model(snakemake.input.model, snakemake.params.evaluation["dtype"])
+evaluation = snakemake.params.evaluation
+model, tokenizer = load_model(snakemake.input.model, evaluation["dtype"], evaluation["device"])
 rows = read_split(snakemake.input.split, languages)
-indices, shares = salience_mask(model, tokenizer, rows, strategy, groups, snakemake.params.evaluation["batch_tokens"])
+indices, shares = salience_mask(model, tokenizer, rows, strategy, groups, evaluation["batch_tokens"])
 log.info(
     "%s/%s: %s salience on %s languages, %d entries protected",
     snakemake.wildcards.model,

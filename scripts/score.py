@@ -36,6 +36,7 @@ scores, storage, quantize_seconds = score_split(
     evaluation["batch_tokens"],
     salience_indices,
     calibration_rows,
+    evaluation["device"],
 )
 seconds = time.perf_counter() - started
 tokens = sum(row["tokens"] for row in scores)

@@ -19,14 +19,16 @@ from quant_fairness.tables import SCORE_COLUMNS, write_tsv
 log = start_job(snakemake.log[0], snakemake.threads)
 model_name = snakemake.wildcards.model
 rows = read_split(snakemake.input.split, snakemake.params.languages)
-dtype = snakemake.params.dtype  # as the score tables these are compared with
+# Scored as the score tables these are compared with: same dtype, device and batches.
+evaluation = snakemake.params.evaluation
 with tempfile.TemporaryDirectory() as scratch:
     if "patch" in snakemake.input.keys():
         fair = apply_patch(snakemake.input.base, snakemake.input.patch, f"{scratch}/fair")
-        model, tokenizer = load_model(fair, dtype)
+        model, tokenizer = load_model(fair, evaluation["dtype"], evaluation["device"])
     else:
-        model, tokenizer = load_model(snakemake.input.model, dtype)
-        original = {name: param.detach() for name, param in model.named_parameters()}
+        model, tokenizer = load_model(snakemake.input.model, evaluation["dtype"], evaluation["device"])
+        # The factors are computed on the CPU, as the packed file is read, on any device.
+        original = {name: param.detach().cpu() for name, param in model.named_parameters()}
         base_file = f"{snakemake.input.base}/{PACKED_FILE}"
         quantized = unpack_file(base_file)
         rank = int(snakemake.wildcards.rank)
@@ -35,7 +37,7 @@ with tempfile.TemporaryDirectory() as scratch:
             # One metadata key: safetensors writes several in a random order (bytes differ per run).
             save_file(correction, str(tmp), metadata={"rank": str(rank)})
         load_weights(model, corrected_weights(quantized, correction), base_file)
-    scores = TokenizedSplit(model, tokenizer, rows, snakemake.params.batch_tokens).score(model)
+    scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model)
 label = snakemake.params.label
 write_tsv(snakemake.output.scores, [{"model": model_name, "strategy": label, **row} for row in scores], SCORE_COLUMNS)
 log.info("%s/%s: %d segments scored from the artifact files", model_name, label, len(scores))

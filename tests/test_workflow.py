@@ -3,7 +3,9 @@ GGUF), real Bible text in three languages, two quantizers, the report. Then: a r
 nothing, a forced rerun gives byte-identical tables, and a bad config stops in one line."""
 
 import hashlib
+import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from slurm_cluster import SlurmCluster, missing_slurm, node_resources
 
 from quant_fairness.corpus import load_bible
 from quant_fairness.tables import read_tsv
@@ -30,22 +33,27 @@ def make_workdir(work, overlay):
     (work / "config.yaml").write_text(yaml.safe_dump(config))
 
 
-def snakemake(work, *args, configfile=ROOT / "tests/tiny_config.yaml"):
+def snakemake(work, *args, configfile=ROOT / "tests/tiny_config.yaml", env=None):
     """Run the real workflow in `work` with `configfile` merged over work/config.yaml."""
     command = [SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work)]
     command += ["--configfile", str(configfile), "--cores", "2", *args]
-    return subprocess.run(command, capture_output=True, text=True)
+    return subprocess.run(command, capture_output=True, text=True, env=env)
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    work = tmp_path_factory.mktemp("workflow")
+def tiny_workdir(work):
+    """`work` set up for the tiny config, sharing the checkout's wheel cache (downloaded once)."""
+    work.mkdir(parents=True, exist_ok=True)
     make_workdir(work, yaml.safe_load((ROOT / "tests/tiny_config.yaml").read_text()))
-    # Wheels are cached in the checkout so repeated test runs download them once.
     wheels = ROOT / "resources/wheels"
     wheels.mkdir(parents=True, exist_ok=True)
     (work / "resources").mkdir()
     (work / "resources/wheels").symlink_to(wheels)
+    return work
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    work = tiny_workdir(tmp_path_factory.mktemp("workflow"))
     result = snakemake(work)
     assert result.returncode == 0, result.stderr[-3000:]
     return work
@@ -360,3 +368,79 @@ def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model
     dry = snakemake(work, "-n", configfile=work / "plain.yaml")
     job_stats = (dry.stdout + dry.stderr).split("Job stats:")[-1].splitlines()
     assert any(line.split()[:2] == ["corpus", "1"] for line in job_stats if line.strip())
+
+
+# .ci/run installs the Slurm executor plugin here rather than into the environment, where it
+# would slow every other snakemake call (pip install -e ".[slurm]" is the user's way).
+SLURM_PLUGIN_DIR = ROOT / ".slurm-plugin"
+# Timings and the versioned report (its folder and dates) differ between runs by design.
+RUN_SPECIFIC = ("results/benchmarks/", "results/timing/", "results/report/")
+# Rules whose jobs load a model (compute.model_job), and those of them that run on evaluation.threads.
+THREADED_RULES = {
+    "baseline", "baseline_numerics", "quantize_evaluate", "salience_mask", "layer_sweep", "weight_universe",
+    "score_fair_artifact", "low_rank_correction",
+}  # fmt: skip
+MODEL_RULES = THREADED_RULES | {"model", "fp16_model", "pack_quantized", "pack_patch"}
+
+
+def slurm_plugin_path():
+    """The PYTHONPATH entry that makes the Slurm executor plugin importable ("" if installed), or None."""
+    if importlib.util.find_spec("snakemake_executor_plugin_slurm") is not None:
+        return ""
+    return str(SLURM_PLUGIN_DIR) if (SLURM_PLUGIN_DIR / "snakemake_executor_plugin_slurm").is_dir() else None
+
+
+def result_digests(work):
+    """SHA-256 of every result, mask and split file a run writes, run-specific files aside."""
+    files = [p for folder in ("results", "resources/masks", "resources/corpus") for p in (work / folder).rglob("*")]
+    return {
+        str(p.relative_to(work)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in files
+        if p.is_file() and "/source/" not in str(p) and not str(p.relative_to(work)).startswith(RUN_SPECIFIC)
+    }
+
+
+@pytest.mark.slow
+def test_tiny_workflow_through_a_real_slurm_cluster_matches_the_local_run(run, tmp_path):
+    """Every job of the tiny workflow as a job of a real single-node Slurm cluster, through
+    profiles/slurm: each asks for the threads and memory its rule declares, and the results
+    are byte for byte those of the local run."""
+    plugin = slurm_plugin_path()
+    reason = missing_slurm() or (plugin is None and "snakemake-executor-plugin-slurm is not installed")
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; .ci/run installs it")
+        pytest.skip(f"{reason} (pip install -e '.[slurm]'; apt-get install slurm-wlm munge)")
+    cpus, _ = node_resources()
+    work = tiny_workdir(tmp_path / "work")
+    with SlurmCluster(tmp_path / "slurm") as cluster:
+        env = {**cluster.env, "PYTHONPATH": os.pathsep.join(filter(None, [plugin, os.environ.get("PYTHONPATH")]))}
+        result = snakemake(
+            work,
+            "--profile", str(ROOT / "profiles/slurm"),
+            "--max-threads", str(cpus),  # model jobs ask for evaluation.threads (8); the node may have fewer
+            "--slurm-init-seconds-before-status-checks", "1",
+            "--seconds-between-status-checks", "2",
+            "--slurm-keep-successful-logs",
+            env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr[-3000:] + cluster.log_tail()
+        jobs = cluster.jobs()
+    # One Slurm job per workflow job, each named by its log (.snakemake/slurm_logs/rule_<rule>/.../<id>.log).
+    rule_of = {log.stem: log.relative_to(work / ".snakemake/slurm_logs").parts[0].removeprefix("rule_")
+               for log in (work / ".snakemake/slurm_logs").rglob("*.log")}  # fmt: skip
+    assert set(rule_of) == set(jobs)
+    assert {state for state, _, _ in jobs.values()} == {"COMPLETED"}
+    compute = yaml.safe_load((ROOT / "tests/tiny_config.yaml").read_text())["compute"]
+    threads = min(yaml.safe_load((ROOT / "config.yaml").read_text())["evaluation"]["threads"], cpus)
+    for job, (_, memory, job_cpus) in jobs.items():
+        rule = rule_of[job]
+        assert memory == f"{compute['model_job' if rule in MODEL_RULES else 'light_job']['mem_mb']}M", rule
+        assert job_cpus == (threads if rule in THREADED_RULES else 1), rule
+    assert {"corpus", "model", "quantize_evaluate", "layer_sweep", "low_rank_correction", "report"} <= {
+        *rule_of.values()
+    }
+    assert len(list((work / "results/report").glob("*/report.pdf"))) == 1
+    slurm_results, local_results = result_digests(work), result_digests(run)
+    assert len(local_results) > 50
+    assert slurm_results == local_results

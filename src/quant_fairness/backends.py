@@ -145,12 +145,13 @@ def use_llm_int8(model, names, threshold=6.0):
             threshold=threshold,
             device="meta",
         )
-        layer.weight = nn.Int8Params(weight, requires_grad=False, has_fp16_weights=False)
+        # Int8Params quantizes only when moved from the CPU, so it starts there on any device.
+        layer.weight = nn.Int8Params(weight.cpu(), requires_grad=False, has_fp16_weights=False)
         if module.bias is not None:
             layer.bias = torch.nn.Parameter(module.bias.detach(), requires_grad=False)
         layer = layer.to("cpu")  # moving a float Int8Params to a device is what quantizes it
-        setattr(model.get_submodule(parent), child, layer)
         storage[name] = stored_bits(layer.weight.CB, layer.weight.SCB)
+        setattr(model.get_submodule(parent), child, layer.to(weight.device))
     model.eval()
     return storage
 
@@ -169,7 +170,7 @@ def hqq_quantize(weight, bits, group_size=64):
     meta["compute_dtype"] = HQQ_META_DTYPE
     packed, meta = quantize.Quantizer.cuda(packed, meta, device="cpu")  # casts scale and zero as HQQLinear does
     dequantized = quantize.Quantizer.dequantize(packed, meta)
-    return dequantized.to(weight.dtype), stored_bits(packed, meta["scale"], meta["zero"])
+    return dequantized.to(weight.device, weight.dtype), stored_bits(packed, meta["scale"], meta["zero"])
 
 
 def quanto_quantize(weight, qtype_name, group_size=128):

@@ -34,13 +34,16 @@ class BlockSwitch:
     def __init__(self, model, strategy, salience_indices=None, calibration_batches=None):
         self.model = model
         self._blocks_name, self.blocks = decoder_blocks(model)
-        self.original = {name: param.detach().clone() for name, param in model.named_parameters()}
+        # Both copies are kept in host memory: on a GPU the model alone may fill the device.
+        self.original = {name: param.detach().to("cpu", copy=True) for name, param in model.named_parameters()}
         try:
             self.storage = apply_strategy(model, strategy, salience_indices, calibration_batches)
         except Exception:
             self.restore()  # a strategy that fails halfway must not leave the model half quantized
             raise
-        self.quantized = [{name: p.detach().clone() for name, p in block.named_parameters()} for block in self.blocks]
+        self.quantized = [
+            {name: p.detach().to("cpu", copy=True) for name, p in block.named_parameters()} for block in self.blocks
+        ]
         self.protected = frozenset()
 
     @torch.no_grad()

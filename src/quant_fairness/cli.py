@@ -45,7 +45,7 @@ from quant_fairness.metrics import bpb, ppl
 from quant_fairness.strategies import strategy_named
 
 
-def _calibration(args, model_dir, dtype, strategy, config, langs):
+def _calibration(args, model_dir, dtype, strategy, config, langs, device="cpu"):
     """Calibration rows and, for language-aware protection, the salience mask they select."""
     if strategy is None or not (strategy.needs_calibration or strategy.needs_salience):
         return None, None
@@ -63,7 +63,7 @@ def _calibration(args, model_dir, dtype, strategy, config, langs):
     indices = None
     if strategy.needs_salience:
         # Salience is measured on the config's groups, whatever --langs scores.
-        model, tokenizer = load_model(model_dir, dtype)
+        model, tokenizer = load_model(model_dir, dtype, device)
         indices, _ = salience_mask(model, tokenizer, rows, strategy, config["groups"], args.batch_tokens)
     return first_segments(rows, languages, strategy.calibration_segments), indices
 
@@ -76,10 +76,12 @@ def _score(args):
         config = _config(args.config)
         strategy = strategy_named(args.strategy, config["strategy_specs"])
     langs = args.langs.split(",") if args.langs else None
-    calibration_rows, salience_indices = _calibration(args, args.model, args.dtype, strategy, config, langs)
+    calibration_rows, salience_indices = _calibration(
+        args, args.model, args.dtype, strategy, config, langs, args.device
+    )
     split = read_split(args.split, langs)
     scores, storage, _ = score_split(
-        args.model, split, strategy, args.dtype, args.batch_tokens, salience_indices, calibration_rows
+        args.model, split, strategy, args.dtype, args.batch_tokens, salience_indices, calibration_rows, args.device
     )
     sums = defaultdict(lambda: [0.0, 0, 0])
     for row in scores:
@@ -147,7 +149,7 @@ def _run_sweep(args, max_layers):
     strategy = strategy_named(args.strategy, config["strategy_specs"])
     selection = first_segments(read_split(args.selection, languages), languages, args.segments)
     test = read_split(args.test, languages)
-    model, tokenizer = load_model(_model_dir(args.model))
+    model, tokenizer = load_model(_model_dir(args.model), device=args.device)
     total = passes(layer_count(model), max_layers, args.candidates)
     with tqdm(total=total, desc="sweep", unit="pass", file=sys.stderr, disable=None) as bar:
         return sweep(
@@ -262,6 +264,9 @@ def _ranking(args):
         print(f"{row['rank']:>4}  {row['strategy']:<24}{with_ci(row):>30}  {row['indistinguishable_from']}")
 
 
+DEVICE_HELP = "auto (cuda when torch sees a GPU, else cpu), cpu, cuda, cuda:N or mps"
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="quant-fairness", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -274,6 +279,7 @@ def build_parser():
     score.add_argument("--langs", help="comma-separated languages (default: all in the split)")
     score.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     score.add_argument("--batch-tokens", type=int, default=1024)
+    score.add_argument("--device", default="auto", help=DEVICE_HELP)
     score.add_argument("--json", action="store_true", help="print JSON only")
     score.set_defaults(run=_score)
     claims = commands.add_parser("claims", help="the seed claims' verdicts from the workflow's statistics")
@@ -302,6 +308,7 @@ def build_parser():
         sub.add_argument("--candidates", type=int, help="extend the set with only the best N single blocks")
         sub.add_argument("--noise-floor", type=float, default=0.0, help="bits/byte; see results/noise_floor/")
         sub.add_argument("--batch-tokens", type=int, default=1024)
+        sub.add_argument("--device", default="auto", help=DEVICE_HELP)
         sub.add_argument("--json", action="store_true", help="print JSON only")
         if name == "sweep":
             sub.add_argument("--max-layers", type=int, default=3, help="size of the greedy set (default 3)")

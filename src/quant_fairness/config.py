@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from quant_fairness.corpus import BIBLE_LANGUAGES, plain_files
+from quant_fairness.corpus import BIBLE_LANGUAGES, FLORES_DATASET, flores_codes, flores_files, plain_files
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.strategies import check_packable, parse_strategy, strategy_named
 
@@ -23,10 +23,26 @@ def _schema_error(error):
     return QuantFairnessError(f"config {where}: {error.message}")
 
 
-def _check_plain_corpus(corpus, languages):
-    if "path" not in corpus:
-        raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
-    plain_files(corpus["path"], languages)
+def _check_corpus(corpus, languages):
+    """The corpus offers every language; a FLORES+ corpus is only reached when the corpus rule runs."""
+    source = corpus["source"]
+    if source == "bible":
+        for lang in languages:
+            if lang not in BIBLE_LANGUAGES:
+                raise QuantFairnessError(
+                    f"language {lang!r} is not in the bible corpus; expected one of {BIBLE_LANGUAGES}"
+                )
+    elif source == "plain":
+        if "path" not in corpus:
+            raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
+        plain_files(corpus["path"], languages)
+    else:
+        if "dataset" not in corpus:
+            raise QuantFairnessError(f"corpus source 'flores' needs corpus.dataset (e.g. {FLORES_DATASET})")
+        if Path(corpus["dataset"]).is_dir():
+            flores_files(corpus["dataset"], corpus.get("codes", {}), languages)
+        else:
+            flores_codes(corpus.get("codes", {}), languages)
 
 
 def check_config(config, schema_path):
@@ -38,14 +54,7 @@ def check_config(config, schema_path):
     if error is not None:
         raise _schema_error(error)
     languages = config["languages"]
-    if config["corpus"]["source"] == "bible":
-        for lang in languages:
-            if lang not in BIBLE_LANGUAGES:
-                raise QuantFairnessError(
-                    f"language {lang!r} is not in the bible corpus; expected one of {BIBLE_LANGUAGES}"
-                )
-    else:
-        _check_plain_corpus(config["corpus"], languages)
+    _check_corpus(config["corpus"], languages)
     for group, members in config["groups"].items():
         for lang in members:
             if lang not in languages:
@@ -65,12 +74,17 @@ def check_config(config, schema_path):
         local = config["model_sources"][model].get("local")
         if local is not None and not (Path(local) / "config.json").is_file():
             raise QuantFairnessError(f"model {model!r}: local folder {local!r} is missing or has no config.json")
+    for model in config["compute"]["per_model"]:
+        if model not in config["model_sources"]:
+            raise QuantFairnessError(
+                f"compute.per_model: model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"
+            )
     for name, spec in config["strategy_specs"].items():
         parse_strategy(name, spec)
     _check_sweep(config)
     _check_artifacts(config)
     for experiment, plan in config["experiments"].items():
-        for model in plan.get("models", []):
+        for model in [] if plan.get("models", "all") == "all" else plan["models"]:
             if model not in config["model_sources"]:
                 raise QuantFairnessError(
                     f"experiments.{experiment}: model {model!r} is not defined; "
@@ -111,8 +125,10 @@ def _check_artifacts(config):
 
 
 def experiment_models(config, plan):
-    """The models an experiment runs on: its `models` that are in `models`, or all of them."""
-    return [model for model in config["models"] if model in plan.get("models", config["models"])]
+    """The models an experiment runs on: its `models` that are in `models`, or all of them
+    (no `models`, or `models: all`, which a config merged over another restores)."""
+    wanted = plan.get("models", "all")
+    return [model for model in config["models"] if wanted == "all" or model in wanted]
 
 
 def planned_runs(config):

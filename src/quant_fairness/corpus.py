@@ -5,16 +5,21 @@ Sources:
            for Hebrew; segment id = "BB.CCC.VVV" (book, chapter, verse, KJV order)
   plain  - a folder of `<lang>.txt` (one segment per line, id = line number) or
            `<lang>.jsonl` ({"id": ..., "text": ...} per line)
+  flores - FLORES+ through `datasets` (hub `openlanguagedata/flores_plus`, gated, or a
+           local copy of its `dev/<code>.parquet` and `devtest/<code>.parquet` files);
+           segment id = "<split>.DDDD.SSSS" (FLORES split, document, sentence)
 
-Splits are drawn by *group* (a Bible chapter, or a single segment for plain files),
-so neighbouring verses never sit on both sides of a split, and every language gets
-the same segment ids.
+Splits are drawn by *group* (a Bible chapter, a FLORES+ document, or a single segment
+for plain files), so neighbouring sentences never sit on both sides of a split, and
+every language gets the same segment ids. FLORES+ test segments come from `devtest`,
+calibration and selection segments from `dev`.
 
     texts = load_bible(bible_db, hebrew_json, ["en", "he"])   # {lang: {id: text}}
     splits = assign_splits(common_ids(texts), {"test": 48, ...}, seed=0)
 """
 
 import csv
+import hashlib
 import json
 import sqlite3
 import unicodedata
@@ -96,6 +101,10 @@ TANAKH_TO_KJV = {
 }
 HEBREW_PASEQ = "\u05c0"
 SPLITS = ("calibration", "selection", "test")
+# Which of our splits each FLORES+ split feeds: test text never meets calibration or selection.
+FLORES_SPLITS = {"dev": ("calibration", "selection"), "devtest": ("test",)}
+FLORES_DATASET = "openlanguagedata/flores_plus"
+FLORES_HUB = f"https://huggingface.co/datasets/{FLORES_DATASET}"
 
 
 def verse_id(book, chapter, verse):
@@ -222,6 +231,85 @@ def load_plain(folder, languages):
     return texts
 
 
+def flores_segments(rows, split):
+    """{segment id: text} of one language's FLORES+ split; sentences of one article (its url)
+    share a document number, so the article is never cut across calibration and selection."""
+    ordered = sorted(rows, key=lambda row: int(row["id"]))
+    documents = {}
+    segments = {}
+    for row in ordered:
+        # A sentence without a url is its own document.
+        document = documents.setdefault(row.get("url") or ("sentence", row["id"]), len(documents))
+        if row["text"].strip():
+            segments[f"{split}.{document:04d}.{int(row['id']):04d}"] = normalise(row["text"])
+    return segments
+
+
+def flores_codes(codes, languages):
+    """{lang: FLORES+ code}; one clear error for a language without one."""
+    for lang in languages:
+        if lang not in codes:
+            raise QuantFairnessError(f"language {lang!r} has no FLORES+ code in corpus.codes (e.g. en: eng_Latn)")
+    return {lang: codes[lang] for lang in languages}
+
+
+def flores_files(folder, codes, languages):
+    """The parquet files of a local FLORES+ copy for `languages`; one clear error for a missing one."""
+    files = []
+    for lang, code in flores_codes(codes, languages).items():
+        for split in FLORES_SPLITS:
+            path = Path(folder) / split / f"{code}.parquet"
+            if not path.is_file():
+                raise QuantFairnessError(
+                    f"language {lang!r}: local FLORES+ copy {str(folder)!r} has no {split}/{code}.parquet"
+                )
+            files.append(path)
+    return files
+
+
+def load_flores(dataset, codes, languages, revision=None):
+    """{FLORES+ split: {lang: {id: text}}} for `languages`, each mapped to its FLORES+ code.
+
+    `dataset` is a hub id (needs a connection and, for the gated FLORES+, a logged-in
+    account that accepted its terms) or a local folder with the same parquet layout.
+    """
+    try:
+        from datasets import load_dataset
+    except ImportError:
+        raise QuantFairnessError(
+            "corpus source 'flores' needs the datasets package: pip install -e '.[paper]'"
+        ) from None
+    texts = {split: {} for split in FLORES_SPLITS}
+    for lang, code in flores_codes(codes, languages).items():
+        files = {split: f"{split}/{code}.parquet" for split in FLORES_SPLITS}
+        try:
+            loaded = load_dataset(dataset, data_files=files, revision=revision)
+        except (OSError, ValueError) as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise QuantFairnessError(
+                f"cannot load FLORES+ {code!r} (language {lang!r}) from {dataset!r}: {reason}. "
+                f"FLORES+ is gated: accept its terms at {FLORES_HUB} and log in (hf auth login), "
+                "or set corpus.dataset to a local copy"
+            ) from None
+        for split in FLORES_SPLITS:
+            texts[split][lang] = flores_segments(loaded[split], split)
+    return texts
+
+
+def flores_splits(texts, sizes, seed):
+    """(merged {lang: {id: text}}, {split: sorted ids}): test from devtest, the rest from dev."""
+    chosen = {}
+    for flores_split, ours in FLORES_SPLITS.items():
+        chosen.update(assign_splits(common_ids(texts[flores_split]), sizes, seed, ours))
+    merged = {lang: {**texts["dev"][lang], **texts["devtest"][lang]} for lang in texts["dev"]}
+    return merged, chosen
+
+
+def text_digest(segments):
+    """SHA-256 of one language's {id: text}, as sorted JSON: the text's fingerprint where no file is kept."""
+    return hashlib.sha256(json.dumps(segments, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def common_ids(texts):
     """Ids that have text in every language; one clear error if a language has none."""
     for lang, segments in texts.items():
@@ -239,22 +327,22 @@ def group_of(segment_id):
     return ".".join(parts[:2]) if len(parts) == 3 else segment_id
 
 
-def assign_splits(ids, sizes, seed):
-    """{split: sorted ids}: groups are shuffled with `seed` and each is dealt to the split whose
-    pool is smallest relative to its requested size, then `sizes[split]` ids are sampled
-    from each split's pool."""
+def assign_splits(ids, sizes, seed, splits=SPLITS):
+    """{split: sorted ids} for each of `splits`: groups are shuffled with `seed` and each is dealt
+    to the split whose pool is smallest relative to its requested size, then `sizes[split]` ids
+    are sampled from each split's pool."""
     groups = {}
     for segment_id in ids:
         groups.setdefault(group_of(segment_id), []).append(segment_id)
     rng = np.random.default_rng(seed)
     names = sorted(groups)
     order = [names[i] for i in rng.permutation(len(names))]
-    pools = {split: [] for split in SPLITS}
+    pools = {split: [] for split in splits}
     for group in order:
-        split = min(SPLITS, key=lambda s: (len(pools[s]) / sizes[s], SPLITS.index(s)))
+        split = min(splits, key=lambda s: (len(pools[s]) / sizes[s], splits.index(s)))
         pools[split].extend(groups[group])
     chosen = {}
-    for split in SPLITS:
+    for split in splits:
         pool = sorted(pools[split])
         if len(pool) < sizes[split]:
             raise QuantFairnessError(

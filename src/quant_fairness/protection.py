@@ -53,8 +53,10 @@ def top_percent_masks(scores, percent):
 
     Entries tied at the threshold are taken in flat order, so the count is exact and the
     choice deterministic even when many scores are equal (bf16 weights, zero salience).
+    Masks live on the CPU, whatever the scores' device: the ranking copies every score once,
+    which on a GPU would double a large model's memory.
     """
-    flat = torch.cat([score.flatten().float() for score in scores])
+    flat = torch.cat([score.flatten().float().cpu() for score in scores])
     keep = round(percent / 100 * flat.numel())
     chosen = torch.zeros(flat.numel(), dtype=torch.bool)
     if keep > 0:
@@ -162,7 +164,7 @@ def protection_masks(model, strategy, targeted, salience_indices=None):
     if selected and not masks:
         _fail(strategy, "its protect rules select no weight that the quantizer targets")
     if protection.top_percent is not None:
-        magnitudes = [params[weight.name].detach().abs() for weight in targeted]
+        magnitudes = [params[weight.name].detach().cpu().abs() for weight in targeted]
         if protection.scope == "global":
             top = top_percent_masks(magnitudes, protection.top_percent)
         else:

@@ -87,8 +87,10 @@ def _gptq_stacked(strategy, weights, params, statistics, masks):
         stacked = torch.cat(linears)
         keep = None
         if any(w.name in masks for w in members):
-            no_mask = {w.name: torch.zeros_like(params[w.name], dtype=torch.bool) for w in members}
+            # Protection masks are on the CPU (protection.py); the stacked one goes where the weights are.
+            no_mask = {w.name: torch.zeros(params[w.name].shape, dtype=torch.bool) for w in members}
             keep = torch.cat([linear_layout(w, masks.get(w.name, no_mask[w.name])) for w in members])
+            keep = keep.to(stacked.device)
         hessian = statistics[members[0].name].hessian
         dequantized, stacked_bits = gptq_quantize(stacked, hessian, bits, group_size, strategy.symmetric, keep=keep)
         pieces = dequantized.split([linear.shape[0] for linear in linears])

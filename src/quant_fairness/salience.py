@@ -33,7 +33,7 @@ def _activation_salience(model, batches, targeted):
         input_norm = statistics[weight.name].mean_square_input.sqrt()
         # Conv1D stores (in, out): the input channel is the row.
         scale = input_norm[None, :] if isinstance(weight.module, nn.Linear) else input_norm[:, None]
-        salience[weight.name] = params[weight.name].detach().abs().float() * scale
+        salience[weight.name] = params[weight.name].detach().abs().float() * scale.to(params[weight.name].device)
     return salience
 
 
@@ -46,9 +46,10 @@ def _gradient_salience(model, batches, targeted, method):
         param.requires_grad_(True)
         param.grad = None
     fisher = [torch.zeros_like(param, dtype=torch.float32) for param in chosen]
+    device = chosen[0].device
     with torch.enable_grad():
         for input_ids, attention in batches:
-            nll, _ = batch_nll(model, input_ids, attention)
+            nll, _ = batch_nll(model, input_ids.to(device), attention.to(device))
             nll.sum().backward()
             if method == "fisher":
                 for total, param in zip(fisher, chosen, strict=True):
@@ -114,7 +115,7 @@ def salience_mask(model, tokenizer, rows, strategy, groups, batch_tokens=1024):
             )
         for weight in targeted:
             score = salience[weight.name]
-            combined[weight.name] += weight_of_lang * score.flatten() / total
+            combined[weight.name] += weight_of_lang * score.flatten().cpu() / total
             shares.append(
                 {
                     "lang": lang,

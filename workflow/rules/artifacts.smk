@@ -12,8 +12,9 @@ rule fp16_model:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/artifacts/{model}/fp16.log",
+    threads: 1
     resources:
-        mem_mb=4000,
+        **model_job(),
     script:
         "../../scripts/fp16_model.py"
 
@@ -32,8 +33,9 @@ rule pack_quantized:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/artifacts/{model}/{strategy}_quantized.log",
+    threads: 1
     resources:
-        mem_mb=4000,
+        **model_job(),
     script:
         "../../scripts/pack.py"
 
@@ -53,8 +55,9 @@ rule pack_patch:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/artifacts/{model}/{strategy}_patch.log",
+    threads: 1
     resources:
-        mem_mb=4000,
+        **model_job(),
     script:
         "../../scripts/pack.py"
 
@@ -71,8 +74,7 @@ rule score_fair_artifact:
     params:
         label=lambda wildcards: f"fair int4 ({wildcards.strategy})",
         languages=config["languages"],
-        batch_tokens=config["evaluation"]["batch_tokens"],
-        dtype=config["evaluation"]["dtype"],
+        evaluation=config["evaluation"],
     conda:
         "../../envs/quant-fairness.yaml"
     log:
@@ -81,7 +83,7 @@ rule score_fair_artifact:
         "results/benchmarks/artifacts/{model}/{strategy}_fair_scores.tsv"
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        **model_job(on_device=True),
     script:
         "../../scripts/score_artifact.py"
 
@@ -100,8 +102,7 @@ rule low_rank_correction:
     params:
         label=lambda wildcards: f"int4 + low-rank r{wildcards.rank}",
         languages=config["languages"],
-        batch_tokens=config["evaluation"]["batch_tokens"],
-        dtype=config["evaluation"]["dtype"],
+        evaluation=config["evaluation"],
     conda:
         "../../envs/quant-fairness.yaml"
     log:
@@ -110,7 +111,7 @@ rule low_rank_correction:
         "results/benchmarks/artifacts/{model}/{strategy}_lowrank_r{rank}.tsv"
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        **model_job(on_device=True),
     script:
         "../../scripts/score_artifact.py"
 
@@ -136,6 +137,9 @@ rule artifact_sizes:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/artifacts/{model}/sizes.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/artifact_sizes.py"
 

@@ -16,7 +16,7 @@ rule baseline:
         "results/benchmarks/baseline/{model}.tsv"
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        **model_job(on_device=True),
     script:
         "../../scripts/score.py"
 
@@ -44,6 +44,6 @@ rule baseline_numerics:
         "logs/baseline/{model}_numerics.log",
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        **model_job(on_device=True),
     script:
         "../../scripts/score.py"

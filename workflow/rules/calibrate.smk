@@ -20,6 +20,6 @@ rule salience_mask:
         "logs/salience/{model}/{strategy}.log",
     threads: MODEL_THREADS
     resources:
-        mem_mb=12000,
+        **model_job(on_device=True),
     script:
         "../../scripts/salience_mask.py"

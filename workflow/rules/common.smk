@@ -8,7 +8,7 @@ from quant_fairness.config import (
     planned_runs,
     preservation_points,
 )
-from quant_fairness.corpus import SPLITS, plain_files
+from quant_fairness.corpus import SPLITS, flores_files, plain_files
 from quant_fairness.provenance import library_sources
 from quant_fairness.report import report_version
 from quant_fairness.strategies import parse_strategy
@@ -19,6 +19,8 @@ RUNS = planned_runs(config)
 STRATEGY_PATTERN = "|".join(re.escape(name) for name in config["strategy_specs"])
 WHEEL_DIR = "resources/wheels"
 MODEL_THREADS = config["evaluation"]["threads"]
+COMPUTE = config["compute"]
+LIGHT_JOB = COMPUTE["light_job"]
 NOISE_FLOOR_DTYPE = config["stats"]["noise_floor_dtype"]
 ARTIFACTS = config["artifacts"]
 PRESERVATION = {model: points for model in MODELS if (points := preservation_points(config, model))}
@@ -34,11 +36,28 @@ def library(script):
     return library_sources(Path(workflow.basedir) / "scripts" / script)
 
 
-def plain_corpus_files(wildcards):
-    """A plain-text corpus's files are inputs, so editing them rebuilds the splits."""
-    if config["corpus"]["source"] != "plain":
-        return []
-    return [str(path) for path in plain_files(config["corpus"]["path"], config["languages"]).values()]
+def model_job(on_device=False):
+    """The resources of a job that loads `{model}`: compute.model_job, overridden by the model's
+    compute.per_model entry. Only jobs that run the model on evaluation.device ask for GPUs."""
+    keys = ("mem_mb", "runtime", "gpu") if on_device else ("mem_mb", "runtime")
+    return {key: model_resource(key) for key in keys}
+
+
+def model_resource(key):
+    def value(wildcards):
+        return {**COMPUTE["model_job"], **COMPUTE["per_model"].get(wildcards.model, {})}[key]
+
+    return value
+
+
+def corpus_files(wildcards):
+    """Local corpus files are inputs, so editing them rebuilds the splits (hub data is not a file here)."""
+    corpus, languages = config["corpus"], config["languages"]
+    if corpus["source"] == "plain":
+        return [str(path) for path in plain_files(corpus["path"], languages).values()]
+    if corpus["source"] == "flores" and Path(corpus["dataset"]).is_dir():
+        return [str(path) for path in flores_files(corpus["dataset"], corpus["codes"], languages)]
+    return []
 
 
 def local_model_files(wildcards):

@@ -1,6 +1,6 @@
 rule corpus:
     input:
-        texts=plain_corpus_files,
+        texts=corpus_files,
         library=library("build_corpus.py"),
     output:
         splits=expand("resources/corpus/{split}.jsonl", split=SPLITS),
@@ -15,7 +15,8 @@ rule corpus:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/corpus.log",
+    threads: 1
     resources:
-        mem_mb=4000,
+        **LIGHT_JOB,
     script:
         "../../scripts/build_corpus.py"

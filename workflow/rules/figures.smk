@@ -11,6 +11,9 @@ rule figure_delta_bpb:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/figures/delta_bpb.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/plot_delta_bpb.py"
 
@@ -27,6 +30,9 @@ rule figure_preservation:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/figures/preservation.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/plot_preservation.py"
 
@@ -44,6 +50,9 @@ rule figure_layer_sweep:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/figures/layer_sweep.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/plot_layer_sweep.py"
 
@@ -61,6 +70,9 @@ rule figure_pareto:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/figures/pareto.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/plot_pareto.py"
 
@@ -80,6 +92,9 @@ rule figure_resource_scatter:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/figures/resource_scatter.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/plot_resource_scatter.py"
 

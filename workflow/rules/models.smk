@@ -14,7 +14,7 @@ rule model:
     # Dequantizing GGUF and saving safetensors is single-threaded: both models prepare at once.
     threads: 1
     resources:
-        mem_mb=12000,
+        **model_job(),
     script:
         "../../scripts/prepare_model.py"
 

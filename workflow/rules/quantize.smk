@@ -20,7 +20,7 @@ rule quantize_evaluate:
         "logs/quantize/{model}/{strategy}.log",
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        **model_job(on_device=True),
     script:
         "../../scripts/score.py"
 

@@ -35,5 +35,8 @@ rule report:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/report.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/render_report.py"

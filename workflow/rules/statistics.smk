@@ -15,6 +15,9 @@ rule noise_floor:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/statistics/noise_floor_{model}.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/noise_floor.py"
 
@@ -40,6 +43,9 @@ rule disparity:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/disparity/{model}.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/disparity.py"
 
@@ -61,6 +67,9 @@ rule resource_correlation:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/statistics/correlation_{model}.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/resource_correlation.py"
 
@@ -84,6 +93,9 @@ rule claims:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/statistics/claims.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
     script:
         "../../scripts/claims.py"
 

@@ -29,7 +29,7 @@ rule layer_sweep:
         "results/benchmarks/sweep/{model}.tsv"
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        **model_job(on_device=True),
     script:
         "../../scripts/layer_sweep.py"
 

@@ -18,7 +18,7 @@ rule weight_universe:
         "logs/universe/{model}.log",
     threads: MODEL_THREADS
     resources:
-        mem_mb=8000,
+        **model_job(),
     script:
         "../../scripts/weight_universe.py"
 
