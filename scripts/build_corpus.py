@@ -28,7 +28,11 @@ data_dir = Path(snakemake.params.data_dir)
 if corpus["source"] == "flores":
     flores = load_flores(corpus["dataset"], corpus["codes"], languages, corpus.get("revision"))
     texts, splits = flores_splits(flores, corpus["splits"], corpus["seed"])
-    pin = f"{corpus['dataset']}@{corpus.get('revision', 'main')}"
+    pin = (
+        corpus["dataset"]
+        if Path(corpus["dataset"]).is_dir()
+        else f"{corpus['dataset']}@{corpus.get('revision', 'main')}"
+    )
     # Parquet files from the hub live in the datasets cache; the text itself is what is hashed.
     sources = {f"{pin}:{corpus['codes'][lang]}": text_digest(texts[lang]) for lang in languages}
 else:

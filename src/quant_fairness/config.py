@@ -74,7 +74,13 @@ def check_config(config, schema_path):
         local = config["model_sources"][model].get("local")
         if local is not None and not (Path(local) / "config.json").is_file():
             raise QuantFairnessError(f"model {model!r}: local folder {local!r} is missing or has no config.json")
-    for model in config["compute"]["per_model"]:
+    compute = config["compute"]
+    asked = [compute["model_job"], *compute["per_model"].values()]
+    if config["evaluation"]["device"] == "cpu" and any(job.get("gpu", 0) for job in asked):
+        raise QuantFairnessError(
+            "compute: model jobs ask a scheduler for GPUs but evaluation.device is 'cpu'; set gpu: 0 or device: auto"
+        )
+    for model in compute["per_model"]:
         if model not in config["model_sources"]:
             raise QuantFairnessError(
                 f"compute.per_model: model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"

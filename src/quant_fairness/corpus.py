@@ -7,7 +7,7 @@ Sources:
            `<lang>.jsonl` ({"id": ..., "text": ...} per line)
   flores - FLORES+ through `datasets` (hub `openlanguagedata/flores_plus`, gated, or a
            local copy of its `dev/<code>.parquet` and `devtest/<code>.parquet` files);
-           segment id = "<split>.DDDD.SSSS" (FLORES split, document, sentence)
+           segment id = "<split>.DDDD.SSSS" (FLORES split, the article's first sentence, sentence)
 
 Splits are drawn by *group* (a Bible chapter, a FLORES+ document, or a single segment
 for plain files), so neighbouring sentences never sit on both sides of a split, and
@@ -233,13 +233,15 @@ def load_plain(folder, languages):
 
 def flores_segments(rows, split):
     """{segment id: text} of one language's FLORES+ split; sentences of one article (its url)
-    share a document number, so the article is never cut across calibration and selection."""
+    share a document number, so the article is never cut across calibration and selection.
+
+    An article is numbered by its first sentence's id, the same in every language, so a url
+    missing in one language moves only that sentence (it becomes its own document)."""
     ordered = sorted(rows, key=lambda row: int(row["id"]))
-    documents = {}
+    first_sentence = {}
     segments = {}
     for row in ordered:
-        # A sentence without a url is its own document.
-        document = documents.setdefault(row.get("url") or ("sentence", row["id"]), len(documents))
+        document = first_sentence.setdefault(row.get("url") or ("sentence", row["id"]), int(row["id"]))
         if row["text"].strip():
             segments[f"{split}.{document:04d}.{int(row['id']):04d}"] = normalise(row["text"])
     return segments
@@ -286,10 +288,14 @@ def load_flores(dataset, codes, languages, revision=None):
             loaded = load_dataset(dataset, data_files=files, revision=revision)
         except (OSError, ValueError) as error:
             reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise QuantFairnessError(
-                f"cannot load FLORES+ {code!r} (language {lang!r}) from {dataset!r}: {reason}. "
-                f"FLORES+ is gated: accept its terms at {FLORES_HUB} and log in (hf auth login), "
+            remedy = (
+                ""
+                if Path(dataset).is_dir()
+                else f". FLORES+ is gated: accept its terms at {FLORES_HUB} and log in (hf auth login), "
                 "or set corpus.dataset to a local copy"
+            )
+            raise QuantFairnessError(
+                f"cannot load FLORES+ {code!r} (language {lang!r}) from {dataset!r}: {reason}{remedy}"
             ) from None
         for split in FLORES_SPLITS:
             texts[split][lang] = flores_segments(loaded[split], split)

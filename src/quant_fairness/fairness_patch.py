@@ -52,7 +52,7 @@ def _index(mask):
     """How a partly kept tensor says where its values go: ("bitmap" | "indices", uint8/int32 tensor)."""
     flat = mask.flatten()
     if math.ceil(flat.numel() / 8) <= INDEX_BYTES * int(flat.sum()):
-        return "bitmap", torch.from_numpy(np.packbits(flat.cpu().numpy(), bitorder="little"))
+        return "bitmap", torch.from_numpy(np.packbits(flat.numpy(), bitorder="little"))
     return "indices", flat.nonzero().flatten().to(torch.int32)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import torch
 import transformers
+from huggingface_hub import try_to_load_from_cache
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from quant_fairness.atomic import atomic_directory
@@ -75,6 +76,13 @@ def _load_pretrained(name, kind, reference, revision=None):
     return model, tokenizer
 
 
+def hub_commit(reference, revision=None):
+    """The commit of `reference` at `revision` that the Hugging Face cache holds (the name of
+    its snapshot folder), or None if the cache holds none."""
+    cached = try_to_load_from_cache(reference, "config.json", revision=revision)
+    return Path(cached).parent.name if isinstance(cached, str) else None
+
+
 def prepare_model(name, spec, destination, wheel_dir):
     """Write `destination/` as a safetensors HF folder plus provenance.json (hashes)."""
     kind = source_kind(spec)
@@ -88,9 +96,9 @@ def prepare_model(name, spec, destination, wheel_dir):
             model, tokenizer = _load_pretrained(name, kind, reference, spec.get("revision"))
             origin = {kind: str(reference)}
             if kind == "hub":
-                # The commit actually downloaded: a branch name alone does not pin the weights.
+                # The commit actually loaded: a branch name alone does not pin the weights.
                 origin["revision"] = spec.get("revision", "main")
-                origin["commit"] = getattr(model.config, "_commit_hash", None)
+                origin["commit"] = hub_commit(reference, spec.get("revision"))
         with atomic_directory(destination) as folder:
             model.save_pretrained(folder, safe_serialization=True)
             tokenizer.save_pretrained(folder)

@@ -87,10 +87,9 @@ def _gptq_stacked(strategy, weights, params, statistics, masks):
         stacked = torch.cat(linears)
         keep = None
         if any(w.name in masks for w in members):
-            # Protection masks are on the CPU (protection.py); the stacked one goes where the weights are.
+            # On the CPU, as the protection masks are (protection.py) and as GPTQ sweeps its columns.
             no_mask = {w.name: torch.zeros(params[w.name].shape, dtype=torch.bool) for w in members}
             keep = torch.cat([linear_layout(w, masks.get(w.name, no_mask[w.name])) for w in members])
-            keep = keep.to(stacked.device)
         hessian = statistics[members[0].name].hessian
         dequantized, stacked_bits = gptq_quantize(stacked, hessian, bits, group_size, strategy.symmetric, keep=keep)
         pieces = dequantized.split([linear.shape[0] for linear in linears])
