@@ -14,7 +14,7 @@ from pathlib import Path
 
 from quant_fairness.config import check_config
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.predicates import load_claims
+from quant_fairness.stats.predicates import load_claims
 
 
 configfile: "config.yaml"
@@ -35,16 +35,12 @@ wildcard_constraints:
 
 
 include: "workflow/rules/common.smk"
+# One module per stage, as the library (src/quant_fairness/<stage>/) and scripts/<stage>/.
 include: "workflow/rules/data.smk"
-include: "workflow/rules/models.smk"
-include: "workflow/rules/calibrate.smk"
-include: "workflow/rules/baseline.smk"
 include: "workflow/rules/quantize.smk"
-include: "workflow/rules/statistics.smk"
-include: "workflow/rules/universe.smk"
-include: "workflow/rules/sweep.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/stats.smk"
 include: "workflow/rules/artifacts.smk"
-include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 

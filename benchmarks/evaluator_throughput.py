@@ -17,9 +17,10 @@ import time
 import torch
 import yaml
 
-from quant_fairness.corpus import read_split
-from quant_fairness.evaluate import score_segments, tokenize_segments
-from quant_fairness.models import load_model
+from quant_fairness.data.batches import tokenize_segments
+from quant_fairness.data.corpus import read_split
+from quant_fairness.data.models import load_model
+from quant_fairness.evaluate.score import score_segments
 
 
 @torch.no_grad()

@@ -21,9 +21,10 @@ import torch
 import yaml
 from evaluator_throughput import first_segments, matmul_ceiling
 
-from quant_fairness.corpus import read_split
-from quant_fairness.evaluate import score_segments, start_token_id, tokenize_segments
-from quant_fairness.models import load_model
+from quant_fairness.data.batches import start_token_id, tokenize_segments
+from quant_fairness.data.corpus import read_split
+from quant_fairness.data.models import load_model
+from quant_fairness.evaluate.score import score_segments
 
 
 def timed(action):

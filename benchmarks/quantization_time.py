@@ -19,13 +19,13 @@ import torch
 import yaml
 from snakemake.utils import update_config
 
-from quant_fairness.config import model_strategies
-from quant_fairness.corpus import first_segments, read_split
-from quant_fairness.evaluate import calibration_batches
-from quant_fairness.models import load_model
-from quant_fairness.quantize import apply_strategy
-from quant_fairness.salience import salience_mask
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.data.batches import calibration_batches
+from quant_fairness.data.corpus import first_segments, read_split
+from quant_fairness.data.models import load_model
+from quant_fairness.plan import model_strategies
+from quant_fairness.quantize.apply import apply_strategy
+from quant_fairness.quantize.salience import salience_mask
+from quant_fairness.quantize.strategies import parse_strategy
 
 
 def load_config(overlay):

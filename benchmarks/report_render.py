@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from quant_fairness.render import render_html, render_pdf
+from quant_fairness.report.render import render_html, render_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")

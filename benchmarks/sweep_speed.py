@@ -18,12 +18,12 @@ import time
 import torch
 import yaml
 
-from quant_fairness.block_switch import BlockSwitch
-from quant_fairness.corpus import first_segments, read_split
-from quant_fairness.evaluate import TokenizedSplit
-from quant_fairness.models import load_model
-from quant_fairness.strategies import parse_strategy
-from quant_fairness.sweep import candidate_scores, rank_blocks, robust_disparity
+from quant_fairness.data.corpus import first_segments, read_split
+from quant_fairness.data.models import load_model
+from quant_fairness.evaluate.block_switch import BlockSwitch
+from quant_fairness.evaluate.score import TokenizedSplit
+from quant_fairness.evaluate.sweep import candidate_scores, rank_blocks, robust_disparity
+from quant_fairness.quantize.strategies import parse_strategy
 
 
 def ranking(baseline, scored, groups, reference):

@@ -4,7 +4,10 @@ import pytest
 import torch
 import transformers as T
 
-from quant_fairness.evaluate import TokenizedSplit, batch_nll, padded_batches
+from quant_fairness.data.batches import batch_nll, padded_batches
+from quant_fairness.data.models import load_model
+from quant_fairness.evaluate.score import TokenizedSplit
+from quant_fairness.quantize.apply import quantize_model
 
 TINY_CONFIGS = {
     "gpt2": lambda: T.GPT2Config(
@@ -133,3 +136,12 @@ def trained_tiny_model(family, steps=60):
             token_nll.mean().backward()
             optimizer.step()
     return model.eval()
+
+
+def score_folder(folder, rows, strategy=None, dtype="float32", device="cpu"):
+    """(score rows, storage or None) of a model folder, quantized by `strategy` first if given:
+    what the scoring jobs compose (load, tokenize, quantize, score)."""
+    model, tokenizer = load_model(folder, dtype, device)
+    split = TokenizedSplit(model, tokenizer, rows)
+    storage = None if strategy is None else quantize_model(model, tokenizer, strategy)[0]
+    return split.score(model), storage

@@ -7,27 +7,27 @@ import os
 
 import numpy as np
 
-from quant_fairness.artifacts import EFFECT_COLUMNS, SIZE_COLUMNS, effect_rows, size_rows
-from quant_fairness.claims import COLUMNS as CLAIM_COLUMNS
-from quant_fairness.claims import claim_rows, protocols
-from quant_fairness.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
-from quant_fairness.config import preservation_points
-from quant_fairness.correlation import COLUMNS as CORRELATION_COLUMNS
-from quant_fairness.correlation import correlation_rows
-from quant_fairness.disparity import COLUMNS, disparity_rows
-from quant_fairness.figures import (
+from quant_fairness.artifacts.sizes import EFFECT_COLUMNS, SIZE_COLUMNS, effect_rows, size_rows
+from quant_fairness.artifacts.universe import COMPONENT_COLUMNS, PROTECTED_COLUMNS
+from quant_fairness.evaluate.sweep import TEST_SCOPES, SweepResult, sweep_tables
+from quant_fairness.plan import preservation_points
+from quant_fairness.provenance import PROVENANCE
+from quant_fairness.report.figures import (
     plot_delta_bpb,
     plot_layer_sweep,
     plot_pareto,
     plot_preservation,
     plot_resource_scatter,
 )
-from quant_fairness.paired import paired_scores
-from quant_fairness.predicates import parse_claim
-from quant_fairness.provenance import PROVENANCE
-from quant_fairness.sweep import TEST_SCOPES, SweepResult, sweep_tables
+from quant_fairness.stats.claims import COLUMNS as CLAIM_COLUMNS
+from quant_fairness.stats.claims import claim_rows, protocols
+from quant_fairness.stats.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
+from quant_fairness.stats.correlation import COLUMNS as CORRELATION_COLUMNS
+from quant_fairness.stats.correlation import correlation_rows
+from quant_fairness.stats.disparity import COLUMNS, disparity_rows
+from quant_fairness.stats.paired import paired_scores
+from quant_fairness.stats.predicates import parse_claim
 from quant_fairness.tables import SCORE_COLUMNS, read_tsv, write_tsv
-from quant_fairness.universe import COMPONENT_COLUMNS, PROTECTED_COLUMNS
 
 GROUPS = {"high": ["en", "fr"], "low": ["he", "ar"]}
 LANGUAGES = ["en", "fr", "he", "ar"]

@@ -8,11 +8,16 @@ import torch
 from conftest import TINY_CONFIGS, tiny_model, tiny_tokenizer
 from safetensors.torch import load_file
 
-from quant_fairness.errors import QuantFairnessError
-from quant_fairness.fairness_patch import MANIFEST, PATCH_FILE, apply_patch, pack, patch_tensors, patched_weights
-from quant_fairness.low_rank import corrected_weights, low_rank_correction
-from quant_fairness.models import load_model
-from quant_fairness.packing import (
+from quant_fairness.artifacts.fairness_patch import (
+    MANIFEST,
+    PATCH_FILE,
+    apply_patch,
+    pack,
+    patch_tensors,
+    patched_weights,
+)
+from quant_fairness.artifacts.low_rank import corrected_weights, low_rank_correction
+from quant_fairness.artifacts.packing import (
     PACKED_FILE,
     pack_model,
     pack_nibbles,
@@ -21,9 +26,11 @@ from quant_fairness.packing import (
     unpack_file,
     unpack_nibbles,
 )
-from quant_fairness.protection import protection_masks
-from quant_fairness.quantize import apply_strategy, targeted_weights
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.data.models import load_model
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.quantize.apply import apply_strategy, targeted_weights
+from quant_fairness.quantize.protection import protection_masks
+from quant_fairness.quantize.strategies import parse_strategy
 
 PACKABLE = {
     "seed": {"quantizer": "seed_absmax"},

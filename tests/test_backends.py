@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 from conftest import tiny_model
 
-from quant_fairness.backends import (
+from quant_fairness.data.layers import weight_map
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.quantize.backends import (
     GGUF_TYPES,
     bnb_4bit,
     bnb_int8_weight_only,
@@ -19,8 +21,6 @@ from quant_fairness.backends import (
     require,
     use_llm_int8,
 )
-from quant_fairness.errors import QuantFairnessError
-from quant_fairness.layers import weight_map
 
 
 def _installed(package):

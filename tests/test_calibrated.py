@@ -7,7 +7,9 @@ import pytest
 import torch
 from conftest import tiny_model
 
-from quant_fairness.calibrated import (
+from quant_fairness.data.layers import weight_map
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.quantize.calibrated import (
     GroupCodes,
     awq_quantize,
     awq_search,
@@ -16,9 +18,7 @@ from quant_fairness.calibrated import (
     gptq_quantize,
     output_mse,
 )
-from quant_fairness.errors import QuantFairnessError
-from quant_fairness.layers import weight_map
-from quant_fairness.quantizers import SCALE_BITS, group_grid, quantize_codes, round_to_nearest
+from quant_fairness.quantize.quantizers import SCALE_BITS, group_grid, quantize_codes, round_to_nearest
 
 
 def correlated_inputs(rows, features, seed=0):
@@ -40,7 +40,7 @@ def weight_of(out_features, in_features, seed=1):
 
 
 def statistics_of(x):
-    from quant_fairness.calibrated import LinearStatistics
+    from quant_fairness.quantize.calibrated import LinearStatistics
 
     return LinearStatistics(
         hessian_of(x), x.abs().mean(0), x.square().mean(0), x[:: max(1, x.shape[0] // 256)], x.shape[0]

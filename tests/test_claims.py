@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import yaml
 
-from quant_fairness.claims import COLUMNS, claim_rows, protocols
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.paired import paired_scores
-from quant_fairness.predicates import load_claims, parse_claim
+from quant_fairness.stats.claims import COLUMNS, claim_rows, protocols
+from quant_fairness.stats.paired import paired_scores
+from quant_fairness.stats.predicates import load_claims, parse_claim
 from quant_fairness.tables import read_tsv, write_tsv
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -81,11 +81,11 @@ def _statistics_results(tmp_path, score_rows):
     """A results folder with the claims and ranking tables the workflow writes, from synthetic scores."""
     import numpy as np
 
-    from quant_fairness.claims import COLUMNS as CLAIM_COLUMNS
-    from quant_fairness.claims import claim_rows, protocols
-    from quant_fairness.comparison import RANKING_COLUMNS, compare_strategies
-    from quant_fairness.paired import paired_scores
-    from quant_fairness.predicates import load_claims
+    from quant_fairness.stats.claims import COLUMNS as CLAIM_COLUMNS
+    from quant_fairness.stats.claims import claim_rows, protocols
+    from quant_fairness.stats.comparison import RANKING_COLUMNS, compare_strategies
+    from quant_fairness.stats.paired import paired_scores
+    from quant_fairness.stats.predicates import load_claims
     from quant_fairness.tables import write_tsv
 
     rng = np.random.default_rng(0)

@@ -8,8 +8,9 @@ import pytest
 import yaml
 from snakemake.utils import update_config
 
-from quant_fairness.config import check_config, model_strategies, planned_runs
+from quant_fairness.config import check_config
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.plan import model_strategies, planned_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"

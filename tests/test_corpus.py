@@ -4,16 +4,9 @@ import json
 
 import pytest
 
-from quant_fairness.corpus import (
-    assign_splits,
-    common_ids,
-    group_of,
-    load_plain,
-    normalise,
-    read_split,
-    split_rows,
-    strip_hebrew_marks,
-)
+from quant_fairness.data.bible import strip_hebrew_marks
+from quant_fairness.data.corpus import assign_splits, common_ids, group_of, normalise, read_split, split_rows
+from quant_fairness.data.plain import load_plain
 from quant_fairness.errors import QuantFairnessError
 
 

@@ -4,7 +4,7 @@ permutation p-values, bootstrap intervals, and undefined cases that stay undefin
 import numpy as np
 import pytest
 
-from quant_fairness.correlation import average_ranks, coefficient, correlation_rows, permutation_p
+from quant_fairness.stats.correlation import average_ranks, coefficient, correlation_rows, permutation_p
 
 LANGS = ["ar", "de", "en", "fr", "he", "hi", "sw", "zh"]
 
@@ -39,7 +39,7 @@ def test_permutation_p_is_about_uniform_without_an_effect():
 @pytest.fixture
 def resource_scores(score_rows):
     """Eight languages whose quantization loss falls with a known resource level."""
-    from quant_fairness.paired import paired_scores
+    from quant_fairness.stats.paired import paired_scores
 
     rng = np.random.default_rng(1)
     levels = dict(zip(LANGS, [0.6, 0.9, 1.0, 0.8, 0.2, 0.4, 0.1, 0.5], strict=True))

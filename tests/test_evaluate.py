@@ -5,7 +5,8 @@ import random
 
 import torch
 
-from quant_fairness.evaluate import length_sorted_batches, score_segments
+from quant_fairness.data.batches import length_sorted_batches
+from quant_fairness.evaluate.score import score_segments
 
 
 def _reference_nll(model, ids):

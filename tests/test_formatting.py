@@ -1,7 +1,7 @@
 """The report's number rule: three significant digits from 1 up, three decimals below 1,
 plain whole numbers up to 1e5, exponents only for the very large and very small, NA as NA."""
 
-from quant_fairness.formatting import number, with_ci
+from quant_fairness.report.formatting import number, with_ci
 
 
 def test_numbers_keep_three_digits_and_plain_notation_below_1e5():

@@ -5,7 +5,7 @@ from collections import Counter
 
 from torch import nn
 
-from quant_fairness.layers import decoder_blocks, lm_head_is_tied, weight_map
+from quant_fairness.data.layers import decoder_blocks, lm_head_is_tied, weight_map
 
 
 def test_every_block_has_attention_mlp_and_norm(family_model):

@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from quant_fairness.disparity import disparity_rows
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.metrics import bpb, degradation_pct, ppl, ratio
-from quant_fairness.paired import paired_scores
+from quant_fairness.stats.disparity import disparity_rows
+from quant_fairness.stats.metrics import bpb, degradation_pct, ppl, ratio
+from quant_fairness.stats.paired import paired_scores
 
 
 def test_formulas_match_the_design_contract():

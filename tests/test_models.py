@@ -4,13 +4,13 @@ import json
 
 import pytest
 import transformers as T
+from conftest import score_folder
 
+from quant_fairness.data.models import load_model, prepare_model
+from quant_fairness.data.wheels import sha256_file
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.evaluate import score_split
-from quant_fairness.models import load_model, prepare_model
 from quant_fairness.provenance import PROVENANCE
-from quant_fairness.strategies import parse_strategy
-from quant_fairness.wheels import sha256_file
+from quant_fairness.quantize.strategies import parse_strategy
 
 
 def test_local_model_is_prepared_with_hashes_and_scores(tiny_model_dir, tmp_path):
@@ -20,11 +20,11 @@ def test_local_model_is_prepared_with_hashes_and_scores(tiny_model_dir, tmp_path
     saved = json.loads((destination / PROVENANCE).read_text())
     assert saved["files_sha256"]["model.safetensors"] == sha256_file(destination / "model.safetensors")
     rows = [{"id": "1", "lang": "en", "text": "In the beginning"}, {"id": "1", "lang": "he", "text": "בראשית ברא"}]
-    baseline, storage, _ = score_split(destination, rows)
+    baseline, storage = score_folder(destination, rows)
     assert storage is None
     assert [r["bytes"] for r in baseline] == [16, 19]
     assert all(r["nll"] > 0 and r["tokens"] > 0 for r in baseline)
-    quantized, storage, _ = score_split(destination, rows, parse_strategy("s", {"quantizer": "seed_absmax"}))
+    quantized, storage = score_folder(destination, rows, parse_strategy("s", {"quantizer": "seed_absmax"}))
     assert storage["bits_per_weight"] == pytest.approx(4.0, abs=0.01)
     assert [r["nll"] for r in quantized] != [r["nll"] for r in baseline]
 
@@ -59,13 +59,13 @@ def test_a_segment_longer_than_the_context_is_refused(tiny_model_dir):
     with pytest.raises(
         QuantFairnessError, match=r"segment en/7 has \d+ tokens with BOS, more than the model's context of 8"
     ):
-        score_split(tiny_model_dir, rows)
+        score_folder(tiny_model_dir, rows)
 
 
 def test_bfloat16_scoring_stays_close_to_float32(tiny_model_dir):
     rows = [{"id": "1", "lang": "en", "text": "In the beginning God created the heaven and the earth."}]
-    full, _, _ = score_split(tiny_model_dir, rows, dtype="float32")
-    half, _, _ = score_split(tiny_model_dir, rows, dtype="bfloat16")
+    full, _ = score_folder(tiny_model_dir, rows, dtype="float32")
+    half, _ = score_folder(tiny_model_dir, rows, dtype="bfloat16")
     assert half[0]["tokens"] == full[0]["tokens"]
     assert half[0]["nll"] != full[0]["nll"]
     assert abs(half[0]["nll"] - full[0]["nll"]) < 0.02 * full[0]["nll"]

@@ -8,10 +8,10 @@ import torch
 from conftest import tiny_model, tiny_tokenizer
 
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.protection import patch_bits, protection_masks, top_percent_masks
-from quant_fairness.quantize import apply_strategy, targeted_weights
-from quant_fairness.salience import salience_mask
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.quantize.apply import apply_strategy, targeted_weights
+from quant_fairness.quantize.protection import patch_bits, protection_masks, top_percent_masks
+from quant_fairness.quantize.salience import salience_mask
+from quant_fairness.quantize.strategies import parse_strategy
 
 RTN = {"quantizer": "rtn", "bits": 4, "granularity": "group", "group_size": 16, "symmetric": False}
 SEED = {"quantizer": "seed_absmax"}
@@ -207,7 +207,7 @@ def test_salience_strategy_without_its_mask_is_refused():
 @pytest.mark.parametrize(("blocks", "expected"), [(12, {0, 9, 11}), (30, {0, 22, 29}), (3, {0, 2})])
 def test_relative_depths_name_the_same_blocks_as_the_seed(blocks, expected):
     """Depth d = index / blocks: seed 002's GPT-2 gateway L0+L9+L11 is depths 0, 0.75, 1."""
-    from quant_fairness.protection import _resolve_layers
+    from quant_fairness.quantize.protection import _resolve_layers
 
     strategy = parse_strategy("gateway", {**SEED, "protect": {"depths": [0.0, 0.75, 1.0]}})
     assert _resolve_layers(strategy, blocks) == expected

@@ -8,13 +8,13 @@ import pytest
 import torch
 from conftest import tiny_model, tiny_tokenizer
 
-from quant_fairness.calibrated import collect_linear_statistics, gptq_quantize
+from quant_fairness.data.batches import calibration_batches
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.evaluate import calibration_batches
-from quant_fairness.protection import protection_masks
-from quant_fairness.quantize import apply_strategy, targeted_weights
-from quant_fairness.quantizers import round_to_nearest
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.quantize.apply import apply_strategy, targeted_weights
+from quant_fairness.quantize.calibrated import collect_linear_statistics, gptq_quantize
+from quant_fairness.quantize.protection import protection_masks
+from quant_fairness.quantize.quantizers import round_to_nearest
+from quant_fairness.quantize.strategies import parse_strategy
 
 # Group sizes fit the tiny models' 32- and 64-wide inputs.
 SPECS = {

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from quant_fairness.quantizers import SCALE_BITS, round_to_nearest, seed_absmax_int4
+from quant_fairness.quantize.quantizers import SCALE_BITS, round_to_nearest, seed_absmax_int4
 
 
 def test_seed_absmax_is_per_tensor_symmetric_on_16_levels():

@@ -12,8 +12,8 @@ import jinja2
 import pytest
 from report_fixture import write_fixture_results
 
-from quant_fairness.render import fill_chapters, render, render_html, render_pdf
-from quant_fairness.report import report_context
+from quant_fairness.report.content import report_context
+from quant_fairness.report.render import fill_chapters, render, render_html, render_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "report"

@@ -8,7 +8,7 @@ def test_quant_fairness_error_in_a_job_is_one_line(tmp_path):
     script = tmp_path / "job.py"
     script.write_text(
         "from quant_fairness.runlog import start_job\n"
-        "from quant_fairness.corpus import common_ids\n"
+        "from quant_fairness.data.corpus import common_ids\n"
         f"start_job({str(tmp_path / 'job.log')!r})\n"
         "common_ids({'en': {'1': 'x'}, 'sw': {}})\n"
     )

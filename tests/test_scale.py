@@ -15,14 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
-from conftest import TEXTS, split_rows
+from conftest import TEXTS, score_folder, split_rows
 
 from quant_fairness.config import check_config
-from quant_fairness.corpus import flores_splits, group_of, load_flores, normalise
+from quant_fairness.data.corpus import group_of, normalise
+from quant_fairness.data.flores import flores_splits, load_flores
+from quant_fairness.data.models import load_model, resolve_device
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.evaluate import score_split
-from quant_fairness.models import load_model, resolve_device
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.quantize.strategies import parse_strategy
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -86,7 +86,7 @@ def test_a_sentence_without_url_in_one_language_leaves_the_other_ids_aligned(tmp
 
 def test_flores_that_cannot_be_reached_is_one_line_naming_language_and_remedy():
     code = (
-        "from quant_fairness.corpus import load_flores\n"
+        "from quant_fairness.data.corpus import load_flores\n"
         "load_flores('openlanguagedata/flores_plus', {'he': 'heb_Hebr'}, ['he'])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **OFFLINE})
@@ -98,7 +98,7 @@ def test_flores_that_cannot_be_reached_is_one_line_naming_language_and_remedy():
 
 def test_hub_model_that_cannot_be_reached_is_one_line_naming_model_and_remedy(tmp_path):
     code = (
-        "from quant_fairness.models import prepare_model\n"
+        "from quant_fairness.data.models import prepare_model\n"
         f"prepare_model('gpt2', {{'hub': 'openai-community/gpt2'}}, {str(tmp_path / 'gpt2')!r}, {str(tmp_path)!r})\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **OFFLINE})
@@ -158,8 +158,8 @@ def test_auto_is_the_cpu_here_and_a_missing_gpu_is_named():
 def test_scores_and_quantization_on_cuda_agree_with_the_cpu(tiny_model_dir):
     rows = split_rows()
     strategy = parse_strategy("rtn_int4_g32", {"quantizer": "rtn", "bits": 4, "group_size": 32, "symmetric": True})
-    on_cpu, storage_cpu, _ = score_split(tiny_model_dir, rows, strategy, device="cpu")
-    on_gpu, storage_gpu, _ = score_split(tiny_model_dir, rows, strategy, device="cuda")
+    on_cpu, storage_cpu = score_folder(tiny_model_dir, rows, strategy, device="cpu")
+    on_gpu, storage_gpu = score_folder(tiny_model_dir, rows, strategy, device="cuda")
     assert storage_gpu == storage_cpu
     for cpu_row, gpu_row in zip(on_cpu, on_gpu, strict=True):
         assert gpu_row["nll"] == pytest.approx(cpu_row["nll"], rel=1e-3, abs=1e-3)
@@ -177,7 +177,7 @@ def test_hub_model_from_the_hub_cache_records_the_commit_it_loaded(tmp_path, tin
     (repo / "refs/main").write_text(commit)
     code = (
         "import json\n"
-        "from quant_fairness.models import prepare_model\n"
+        "from quant_fairness.data.models import prepare_model\n"
         f"print(json.dumps(prepare_model('tiny', {{'hub': 'example/tiny-llama'}}, {str(tmp_path / 'out')!r}, '.')))\n"
     )
     env = {**os.environ, **OFFLINE, "HF_HUB_CACHE": str(tmp_path / "hub")}

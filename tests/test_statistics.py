@@ -6,12 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from quant_fairness.bootstrap import percentile_interval, resample_indices
-from quant_fairness.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
-from quant_fairness.disparity import ALL_LANGUAGES, COLUMNS, disparity_rows, strategy_metrics
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.noise_floor import noise_floor_rows, read_noise_floor
-from quant_fairness.paired import paired_scores
+from quant_fairness.stats.bootstrap import percentile_interval, resample_indices
+from quant_fairness.stats.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
+from quant_fairness.stats.disparity import ALL_LANGUAGES, COLUMNS, disparity_rows, strategy_metrics
+from quant_fairness.stats.noise_floor import noise_floor_rows, read_noise_floor
+from quant_fairness.stats.paired import paired_scores
 from quant_fairness.tables import write_tsv
 
 GROUPS = {"high": ["en"], "low": ["he"]}

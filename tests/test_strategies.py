@@ -4,10 +4,10 @@ bit-identical, account storage, and refuse bad specs in one line."""
 import pytest
 import torch
 
+from quant_fairness.data.layers import weight_map
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.layers import weight_map
-from quant_fairness.quantize import UNQUANTIZED_BITS, apply_strategy
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.quantize.apply import UNQUANTIZED_BITS, apply_strategy
+from quant_fairness.quantize.strategies import parse_strategy
 
 RTN = {"quantizer": "rtn", "bits": 4, "granularity": "group", "group_size": 16, "symmetric": False}
 

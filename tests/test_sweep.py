@@ -10,12 +10,13 @@ import torch
 from conftest import TINY_CONFIGS, split_rows, tiny_model, tiny_tokenizer, trained_tiny_model
 
 from quant_fairness import quick_sweep, simulate_int4
-from quant_fairness.block_switch import BlockSwitch
+from quant_fairness.data.batches import padded_batches
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.evaluate import TokenizedSplit, padded_batches
-from quant_fairness.quantize import apply_strategy
-from quant_fairness.strategies import parse_strategy
-from quant_fairness.sweep import candidate_scores, passes, sweep, sweep_tables
+from quant_fairness.evaluate.block_switch import BlockSwitch
+from quant_fairness.evaluate.score import TokenizedSplit
+from quant_fairness.evaluate.sweep import candidate_scores, passes, sweep, sweep_tables
+from quant_fairness.quantize.apply import apply_strategy
+from quant_fairness.quantize.strategies import parse_strategy
 
 SEED = parse_strategy("seed_absmax_int4", {"quantizer": "seed_absmax"})
 RTN = parse_strategy("rtn_int4_g16", {"quantizer": "rtn", "bits": 4, "group_size": 16})

@@ -3,9 +3,9 @@ puts each strategy's protected weights where its rule says."""
 
 import pytest
 
-from quant_fairness.layers import lm_head_is_tied
-from quant_fairness.strategies import parse_strategy
-from quant_fairness.universe import protected_rows, universe_rows
+from quant_fairness.artifacts.universe import protected_rows, universe_rows
+from quant_fairness.data.layers import lm_head_is_tied
+from quant_fairness.quantize.strategies import parse_strategy
 
 
 def test_every_parameter_is_counted_once(family_model):

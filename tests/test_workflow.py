@@ -15,7 +15,7 @@ import pytest
 import yaml
 from slurm_cluster import SlurmCluster, missing_slurm, node_resources
 
-from quant_fairness.corpus import load_bible
+from quant_fairness.data.bible import load_bible
 from quant_fairness.tables import read_tsv
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,13 +18,13 @@ apart.
     quant-fairness recommend --model smollm2-135m --top 3          # prints 0,9,11
 
 protect each decoder block in turn, rank blocks by robust disparity on the selection
-split, grow the best set greedily and re-measure it on the test split (quant_fairness.sweep).
+split, grow the best set greedily and re-measure it on the test split (quant_fairness.evaluate.sweep).
 
     quant-fairness pack --model smollm2-135m --strategy seed_keep5 -o patch/ [--quantized int4/]
     quant-fairness apply --base int4/ --patch patch/ -o fair/
 
 write the fairness patch (and the packed quantized model it applies to), and rebuild the
-fair model from the two after checking their SHA-256 (quant_fairness.fairness_patch).
+fair model from the two after checking their SHA-256 (quant_fairness.artifacts.fairness_patch).
 --model is a model folder or the name of a prepared model under resources/models/.
 Errors are one line on stderr with exit status 2; results go to stdout, logs and
 progress to stderr.
@@ -38,11 +38,11 @@ from pathlib import Path
 
 import yaml
 
-from quant_fairness.comparison import COMPARED
-from quant_fairness.corpus import read_split
+from quant_fairness.data.corpus import read_split
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.metrics import bpb, ppl
-from quant_fairness.strategies import strategy_named
+from quant_fairness.quantize.strategies import strategy_named
+from quant_fairness.stats.comparison import COMPARED
+from quant_fairness.stats.metrics import bpb, ppl
 
 
 def _calibration(args, model_dir, dtype, strategy, config, langs, device="cpu"):
@@ -54,9 +54,9 @@ def _calibration(args, model_dir, dtype, strategy, config, langs, device="cpu"):
             f"strategy {strategy.name!r} reads calibration text: "
             "pass --calibration (e.g. resources/corpus/calibration.jsonl)"
         )
-    from quant_fairness.corpus import first_segments
-    from quant_fairness.models import load_model
-    from quant_fairness.salience import salience_mask
+    from quant_fairness.data.corpus import first_segments
+    from quant_fairness.data.models import load_model
+    from quant_fairness.quantize.salience import salience_mask
 
     rows = read_split(args.calibration)
     languages = langs or sorted({row["lang"] for row in rows})
@@ -69,7 +69,9 @@ def _calibration(args, model_dir, dtype, strategy, config, langs, device="cpu"):
 
 
 def _score(args):
-    from quant_fairness.evaluate import score_split
+    from quant_fairness.data.models import load_model
+    from quant_fairness.evaluate.score import TokenizedSplit
+    from quant_fairness.quantize.apply import quantize_model
 
     strategy, config = None, {}
     if args.strategy:
@@ -79,10 +81,12 @@ def _score(args):
     calibration_rows, salience_indices = _calibration(
         args, args.model, args.dtype, strategy, config, langs, args.device
     )
-    split = read_split(args.split, langs)
-    scores, storage, _ = score_split(
-        args.model, split, strategy, args.dtype, args.batch_tokens, salience_indices, calibration_rows, args.device
-    )
+    model, tokenizer = load_model(args.model, args.dtype, args.device)
+    split = TokenizedSplit(model, tokenizer, read_split(args.split, langs), args.batch_tokens)
+    storage = None
+    if strategy is not None:
+        storage, _ = quantize_model(model, tokenizer, strategy, salience_indices, calibration_rows, args.batch_tokens)
+    scores = split.score(model)
     sums = defaultdict(lambda: [0.0, 0, 0])
     for row in scores:
         entry = sums[row["lang"]]
@@ -136,10 +140,10 @@ def _sweep_groups(config, langs):
 def _run_sweep(args, max_layers):
     from tqdm import tqdm
 
-    from quant_fairness.corpus import first_segments
-    from quant_fairness.layers import layer_count
-    from quant_fairness.models import load_model
-    from quant_fairness.sweep import passes, sweep
+    from quant_fairness.data.corpus import first_segments
+    from quant_fairness.data.layers import layer_count
+    from quant_fairness.data.models import load_model
+    from quant_fairness.evaluate.sweep import passes, sweep
 
     config = _config(args.config)
     langs = args.langs.split(",") if args.langs else None
@@ -172,7 +176,7 @@ def _run_sweep(args, max_layers):
 def _sweep(args):
     from dataclasses import asdict
 
-    from quant_fairness.formatting import with_ci
+    from quant_fairness.report.formatting import with_ci
 
     result = _run_sweep(args, args.max_layers)
     if args.json:
@@ -208,7 +212,7 @@ def _recommend(args):
 
 
 def _pack(args):
-    from quant_fairness.fairness_patch import pack
+    from quant_fairness.artifacts.fairness_patch import pack
 
     config = _config(args.config)
     strategy = strategy_named(args.strategy, config["strategy_specs"])
@@ -223,7 +227,7 @@ def _pack(args):
 
 
 def _apply(args):
-    from quant_fairness.fairness_patch import apply_patch
+    from quant_fairness.artifacts.fairness_patch import apply_patch
 
     print(apply_patch(args.base, args.patch, args.output))
 
@@ -257,7 +261,7 @@ def _ranking(args):
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    from quant_fairness.formatting import with_ci
+    from quant_fairness.report.formatting import with_ci
 
     print(f"{'rank':>4}  {'strategy':<24}{args.metric:>30}  indistinguishable from")
     for row in rows:

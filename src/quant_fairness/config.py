@@ -13,36 +13,14 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from quant_fairness.corpus import BIBLE_LANGUAGES, FLORES_DATASET, flores_codes, flores_files, plain_files
+from quant_fairness.data.sources import check_corpus
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.strategies import check_packable, parse_strategy, strategy_named
+from quant_fairness.quantize.strategies import check_packable, parse_strategy, strategy_named
 
 
 def _schema_error(error):
     where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
     return QuantFairnessError(f"config {where}: {error.message}")
-
-
-def _check_corpus(corpus, languages):
-    """The corpus offers every language; a FLORES+ corpus is only reached when the corpus rule runs."""
-    source = corpus["source"]
-    if source == "bible":
-        for lang in languages:
-            if lang not in BIBLE_LANGUAGES:
-                raise QuantFairnessError(
-                    f"language {lang!r} is not in the bible corpus; expected one of {BIBLE_LANGUAGES}"
-                )
-    elif source == "plain":
-        if "path" not in corpus:
-            raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
-        plain_files(corpus["path"], languages)
-    else:
-        if "dataset" not in corpus:
-            raise QuantFairnessError(f"corpus source 'flores' needs corpus.dataset (e.g. {FLORES_DATASET})")
-        if Path(corpus["dataset"]).is_dir():
-            flores_files(corpus["dataset"], corpus.get("codes", {}), languages)
-        else:
-            flores_codes(corpus.get("codes", {}), languages)
 
 
 def check_config(config, schema_path):
@@ -54,7 +32,7 @@ def check_config(config, schema_path):
     if error is not None:
         raise _schema_error(error)
     languages = config["languages"]
-    _check_corpus(config["corpus"], languages)
+    check_corpus(config["corpus"], languages)
     for group, members in config["groups"].items():
         for lang in members:
             if lang not in languages:
@@ -128,60 +106,3 @@ def _check_artifacts(config):
                 f"artifacts.fair: strategy {name!r} does not quantize as artifacts.int4 {int4.name!r}; "
                 "its patch must apply to that INT4 model"
             )
-
-
-def experiment_models(config, plan):
-    """The models an experiment runs on: its `models` that are in `models`, or all of them
-    (no `models`, or `models: all`, which a config merged over another restores)."""
-    wanted = plan.get("models", "all")
-    return [model for model in config["models"] if wanted == "all" or model in wanted]
-
-
-def planned_runs(config):
-    """(model, strategy) pairs the experiments ask for, each once, in config order.
-
-    An experiment limited to some models runs on those of them in `models`, so
-    `--config models=[...]` narrows every experiment.
-    """
-    runs = {}
-    for plan in config["experiments"].values():
-        for model in experiment_models(config, plan):
-            for strategy in plan["strategies"]:
-                runs[(model, strategy)] = None
-    return list(runs)
-
-
-def headline_strategies(config):
-    """The first experiment's strategies: the headline of the figure and of the report's
-    summary tables (a table of every strategy would be unreadable)."""
-    return next(iter(config["experiments"].values()))["strategies"]
-
-
-def headline_strategy(config, model):
-    """The strategy a model's summary leads with: the first headline strategy run on it, or else
-    its first strategy (an experiment limited to other models leaves it out)."""
-    run = model_strategies(config, model)
-    return next((name for name in headline_strategies(config) if name in run), run[0])
-
-
-def model_strategies(config, model):
-    """The strategies run on `model`, in config order."""
-    return [strategy for run_model, strategy in planned_runs(config) if run_model == model]
-
-
-def preservation_points(config, model):
-    """The preservation curve of `model` (seed 004): (k, strategy) for the strategies run on it
-    that keep only the top k% of weights by magnitude, with (0, strategy) for the run that
-    quantizes the same way and keeps nothing. Sorted by k; empty if no such pair was run."""
-    curves = {}
-    for name in model_strategies(config, model):
-        strategy = parse_strategy(name, config["strategy_specs"][name])
-        protection = strategy.protection
-        if protection.is_empty or protection == type(protection)(top_percent=protection.top_percent):
-            share = float(protection.top_percent or 0.0)
-            curves.setdefault(repr(strategy.quantizer_spec), []).append((share, name))
-    for points in curves.values():
-        shares = {share for share, _ in points}
-        if 0.0 in shares and len(shares) > 1:
-            return sorted(points)
-    return []

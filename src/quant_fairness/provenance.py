@@ -2,13 +2,15 @@
 
 Torch-free, so the Snakefile and the report can use it cheaply.
 
-    library_sources("scripts/score.py")   # the quant_fairness modules it imports, transitively
+    library_sources("scripts/evaluate/score.py")   # the quant_fairness modules it imports, transitively
     read_provenance("resources/models/smollm2-135m")["weights_sha256"]
+    report_version(".", config)                    # git describe + config hash: the report's folder
 """
 
 import ast
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 PROVENANCE = "provenance.json"
@@ -26,7 +28,7 @@ def read_provenance(model_dir):
     return json.loads((Path(model_dir) / PROVENANCE).read_text())
 
 
-def _imported_modules(path):
+def imported_modules(path):
     """quant_fairness module names that the file at `path` imports."""
     names = set()
     for node in ast.walk(ast.parse(Path(path).read_text(encoding="utf-8"))):
@@ -38,15 +40,45 @@ def _imported_modules(path):
     return names
 
 
+def _module_path(parts):
+    """The file of module quant_fairness.<parts> (a module or a package's __init__.py), or None
+    for a name that is no module (a function or class imported from one)."""
+    if not parts:
+        return PACKAGE / "__init__.py"
+    for path in (PACKAGE.joinpath(*parts).with_suffix(".py"), PACKAGE.joinpath(*parts, "__init__.py")):
+        if path.is_file():
+            return path
+    return None
+
+
 def library_sources(script):
     """Sorted paths of the library modules `script` imports, directly or through each other,
     so that a workflow rule can list them as inputs and rerun when one of them changes."""
     found, pending = set(), [Path(script)]
     while pending:
-        for name in _imported_modules(pending.pop()):
-            parts = name.split(".")[1:]
-            path = PACKAGE.joinpath(*parts).with_suffix(".py") if parts else PACKAGE / "__init__.py"
-            if path.is_file() and path not in found:
+        for name in imported_modules(pending.pop()):
+            path = _module_path(name.split(".")[1:])
+            if path is not None and path not in found:
                 found.add(path)
                 pending.append(path)
     return sorted(str(path) for path in found)
+
+
+def git_version(root):
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:  # no git on this machine
+        return "unversioned"
+    return result.stdout.strip() or "unversioned"
+
+
+def config_hash(config):
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def report_version(root, config):
+    """The report's folder name: the code's git version and the configuration's hash, so a new
+    commit or another config renders a new report beside the old ones."""
+    return f"{git_version(root)}-{config_hash(config)}"

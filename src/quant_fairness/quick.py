@@ -18,11 +18,11 @@ taking the best `top_n` single blocks, which ignores how they interact. It needs
 splits the workflow builds (`snakemake --cores 2 resources/corpus/selection.jsonl`).
 """
 
-from quant_fairness.corpus import first_segments, read_split
+from quant_fairness.data.corpus import first_segments, read_split
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.quantize import apply_strategy
-from quant_fairness.strategies import Protection, Strategy
-from quant_fairness.sweep import sweep
+from quant_fairness.evaluate.sweep import sweep
+from quant_fairness.quantize.apply import apply_strategy
+from quant_fairness.quantize.strategies import Protection, Strategy
 
 SEED_GROUPS = {"high": ["en", "de", "fr"], "low": ["zh", "he", "ar"]}
 
@@ -49,7 +49,7 @@ def quick_sweep(
 ):
     """The `top_n` blocks to keep in full precision, chosen on the selection split; the model
     is left as it was. `groups`: {"high": [...], "low": [...]}, default the seed's six languages.
-    To measure the chosen blocks on held-out text, use quant_fairness.sweep.sweep."""
+    To measure the chosen blocks on held-out text, use quant_fairness.evaluate.sweep.sweep."""
     groups = groups or SEED_GROUPS
     languages = [*groups["high"], *groups["low"]]
     selection_rows = first_segments(read_split(selection, languages), languages, segments)

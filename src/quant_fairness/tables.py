@@ -39,3 +39,8 @@ def read_scores(path):
     for row in rows:
         row["tokens"], row["bytes"], row["nll"] = int(row["tokens"]), int(row["bytes"]), float(row["nll"])
     return rows
+
+
+def write_scores(path, model, strategy, rows):
+    """A score table: one row per segment ({lang, id, tokens, bytes, nll}) of `model` under `strategy`."""
+    write_tsv(path, [{"model": model, "strategy": strategy, **row} for row in rows], SCORE_COLUMNS)

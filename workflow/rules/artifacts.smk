@@ -5,7 +5,7 @@
 rule fp16_model:
     input:
         model="resources/models/{model}",
-        library=library("fp16_model.py"),
+        library=library("artifacts/fp16_model.py"),
     output:
         "results/artifacts/{model}/fp16/model.safetensors",
     conda:
@@ -16,13 +16,13 @@ rule fp16_model:
     resources:
         **model_job(),
     script:
-        "../../scripts/fp16_model.py"
+        "../../scripts/artifacts/fp16_model.py"
 
 
 rule pack_quantized:
     input:
         model="resources/models/{model}",
-        library=library("pack.py"),
+        library=library("artifacts/pack.py"),
     wildcard_constraints:
         strategy=STRATEGY_PATTERN,
     output:
@@ -37,14 +37,14 @@ rule pack_quantized:
     resources:
         **model_job(),
     script:
-        "../../scripts/pack.py"
+        "../../scripts/artifacts/pack.py"
 
 
 rule pack_patch:
     input:
         unpack(quantize_inputs),
         model="resources/models/{model}",
-        library=library("pack.py"),
+        library=library("artifacts/pack.py"),
     wildcard_constraints:
         strategy=STRATEGY_PATTERN,
     output:
@@ -59,7 +59,7 @@ rule pack_patch:
     resources:
         **model_job(),
     script:
-        "../../scripts/pack.py"
+        "../../scripts/artifacts/pack.py"
 
 
 rule score_fair_artifact:
@@ -68,7 +68,7 @@ rule score_fair_artifact:
         base=f"results/artifacts/{{model}}/{ARTIFACTS['int4']}/quantized",
         patch="results/artifacts/{model}/{strategy}/patch",
         split="resources/corpus/test.jsonl",
-        library=library("score_artifact.py"),
+        library=library("artifacts/score_fair_artifact.py"),
     output:
         scores="results/artifacts/{model}/{strategy}/fair_scores.tsv",
     params:
@@ -85,7 +85,7 @@ rule score_fair_artifact:
     resources:
         **model_job(on_device=True),
     script:
-        "../../scripts/score_artifact.py"
+        "../../scripts/artifacts/score_fair_artifact.py"
 
 
 rule low_rank_correction:
@@ -93,7 +93,7 @@ rule low_rank_correction:
         model="resources/models/{model}",
         base="results/artifacts/{model}/{strategy}/quantized",
         split="resources/corpus/test.jsonl",
-        library=library("score_artifact.py"),
+        library=library("artifacts/low_rank_correction.py"),
     wildcard_constraints:
         rank=r"\d+",
     output:
@@ -113,7 +113,7 @@ rule low_rank_correction:
     resources:
         **model_job(on_device=True),
     script:
-        "../../scripts/score_artifact.py"
+        "../../scripts/artifacts/low_rank_correction.py"
 
 
 rule artifact_sizes:
@@ -122,7 +122,7 @@ rule artifact_sizes:
         model="resources/models/{model}",
         baseline="results/scores/{model}/baseline.tsv",
         noise_floor="results/noise_floor/{model}.tsv",
-        library=library("artifact_sizes.py"),
+        library=library("artifacts/artifact_sizes.py"),
     output:
         sizes=report("results/artifacts/{model}/sizes.tsv", caption="../report/artifact_sizes.rst", category="Artifacts"),
         effects=report(
@@ -141,9 +141,39 @@ rule artifact_sizes:
     resources:
         **LIGHT_JOB,
     script:
-        "../../scripts/artifact_sizes.py"
+        "../../scripts/artifacts/artifact_sizes.py"
 
 
 rule artifacts_all:
     input:
         expand("results/artifacts/{model}/{table}.tsv", model=MODELS, table=["sizes", "effects"]),
+
+
+rule weight_universe:
+    input:
+        model="resources/models/{model}",
+        masks=salience_masks_of,
+        library=library("artifacts/weight_universe.py"),
+    output:
+        components=report(
+            "results/universe/{model}/components.tsv", caption="../report/universe.rst", category="Weight universe"
+        ),
+        protected=report(
+            "results/universe/{model}/protected.tsv", caption="../report/protected.rst", category="Weight universe"
+        ),
+    params:
+        specs=lambda wildcards: {name: config["strategy_specs"][name] for name in model_strategies(config, wildcards.model)},
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/universe/{model}.log",
+    threads: MODEL_THREADS
+    resources:
+        **model_job(),
+    script:
+        "../../scripts/artifacts/weight_universe.py"
+
+
+rule universe_all:
+    input:
+        expand("results/universe/{model}/{table}.tsv", model=MODELS, table=["components", "protected"]),

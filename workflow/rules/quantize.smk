@@ -1,9 +1,36 @@
+rule salience_mask:
+    input:
+        model="resources/models/{model}",
+        split="resources/corpus/calibration.jsonl",
+        library=library("quantize/salience_mask.py"),
+    wildcard_constraints:
+        strategy=STRATEGY_PATTERN,
+    output:
+        mask="resources/masks/{model}/{strategy}.safetensors",
+        shares=report(
+            "results/salience/{model}/{strategy}.tsv", caption="../report/salience.rst", category="Salience"
+        ),
+    params:
+        spec=lambda wildcards: config["strategy_specs"][wildcards.strategy],
+        groups=config["groups"],
+        evaluation=config["evaluation"],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/salience/{model}/{strategy}.log",
+    threads: MODEL_THREADS
+    resources:
+        **model_job(on_device=True),
+    script:
+        "../../scripts/quantize/salience_mask.py"
+
+
 rule quantize_evaluate:
     input:
         unpack(quantize_inputs),
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
-        library=library("score.py"),
+        library=library("quantize/quantize_evaluate.py"),
     wildcard_constraints:
         strategy=STRATEGY_PATTERN,
     output:
@@ -22,7 +49,7 @@ rule quantize_evaluate:
     resources:
         **model_job(on_device=True),
     script:
-        "../../scripts/score.py"
+        "../../scripts/quantize/quantize_evaluate.py"
 
 
 rule quantize_all:

@@ -1,3 +1,109 @@
+rule figure_delta_bpb:
+    input:
+        tables=expand("results/disparity/{model}.tsv", model=MODELS),
+        library=library("report/plot_delta_bpb.py"),
+    output:
+        report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
+    params:
+        languages=config["languages"],
+        strategies=headline_strategies(config),
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/delta_bpb.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_delta_bpb.py"
+
+
+rule figure_preservation:
+    input:
+        tables=[f"results/disparity/{model}.tsv" for model in PRESERVATION],
+        library=library("report/plot_preservation.py"),
+    output:
+        report("results/figures/preservation.png", caption="../report/preservation.rst", category="Figures"),
+    params:
+        points=PRESERVATION,
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/preservation.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_preservation.py"
+
+
+rule figure_layer_sweep:
+    input:
+        single=expand("results/sweep/{model}/single.tsv", model=MODELS),
+        steps=expand("results/sweep/{model}/steps.tsv", model=MODELS),
+        library=library("report/plot_layer_sweep.py"),
+    output:
+        report("results/figures/layer_sweep.png", caption="../report/layer_sweep.rst", category="Figures"),
+    params:
+        models=MODELS,
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/layer_sweep.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_layer_sweep.py"
+
+
+rule figure_pareto:
+    input:
+        tables=expand("results/disparity/{model}.tsv", model=MODELS),
+        storage=run_files("results/storage/{model}/{strategy}.json"),
+        library=library("report/plot_pareto.py"),
+    output:
+        report("results/figures/pareto.png", caption="../report/pareto.rst", category="Figures"),
+    params:
+        models=MODELS,
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/pareto.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_pareto.py"
+
+
+rule figure_resource_scatter:
+    input:
+        tables=expand("results/disparity/{model}.tsv", model=MODELS),
+        correlation=expand("results/statistics/{model}/correlation.tsv", model=MODELS),
+        library=library("report/plot_resource_scatter.py"),
+    output:
+        report("results/figures/resource_scatter.png", caption="../report/resource_scatter.rst", category="Figures"),
+    params:
+        models=MODELS,
+        resource_levels=config["resource_levels"],
+        strategies={model: headline_strategy(config, model) for model in MODELS},
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/resource_scatter.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_resource_scatter.py"
+
+
+rule figures_all:
+    input:
+        FIGURES,
+
+
 rule report:
     input:
         project=[str(path) for path in sorted(Path(workflow.basedir, "report").rglob("*")) if path.is_file()],
@@ -21,7 +127,7 @@ rule report:
         test_split="resources/corpus/test.jsonl",
         claims="results/statistics/claims.tsv",
         figures=FIGURES,
-        library=library("render_report.py"),
+        library=library("report/render_report.py"),
     output:
         source=directory(f"{REPORT_DIR}/source"),
         html=report(f"{REPORT_DIR}/report.html", caption="../report/report.rst", category="Report"),
@@ -39,4 +145,4 @@ rule report:
     resources:
         **LIGHT_JOB,
     script:
-        "../../scripts/render_report.py"
+        "../../scripts/report/render_report.py"

@@ -1,0 +1,20 @@
+"""Snakemake script: the fair model rebuilt from the packed INT4 model and a fairness patch
+(after both hash checks), scored on the test split (rule `score_fair_artifact`)."""
+
+from quant_fairness.artifacts.fairness_patch import fair_model
+from quant_fairness.data.corpus import read_split
+from quant_fairness.evaluate.score import TokenizedSplit
+from quant_fairness.runlog import start_job
+from quant_fairness.tables import write_scores
+
+log = start_job(snakemake.log[0], snakemake.threads)
+rows = read_split(snakemake.input.split, snakemake.params.languages)
+# Scored as the score tables it is compared with: same dtype, device and batches.
+evaluation = snakemake.params.evaluation
+with fair_model(snakemake.input.base, snakemake.input.patch, evaluation["dtype"], evaluation["device"]) as loaded:
+    model, tokenizer = loaded
+    scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model)
+write_scores(snakemake.output.scores, snakemake.wildcards.model, snakemake.params.label, scores)
+log.info(
+    "%s/%s: %d segments scored from the artifact files", snakemake.wildcards.model, snakemake.params.label, len(scores)
+)

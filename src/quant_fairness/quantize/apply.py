@@ -1,0 +1,190 @@
+"""Quantize a model in place by a strategy, and account its storage exactly.
+
+    storage = apply_strategy(model, parse_strategy("rtn_int4_g128", spec))
+    storage["bits_per_weight"]     # over all parameters; unquantized ones count 16 bits (FP16)
+    storage, seconds = quantize_model(model, tokenizer, strategy, calibration_rows=rows)   # timed
+
+Every targeted weight is quantized and dequantized back into the model (weight-only
+formats compute in float exactly as the library's own dequantize-then-matmul kernels
+do), then the protected entries are restored bit for bit from the reference. A
+partially protected tensor costs its quantized codes plus the patch: FP16 values and
+the index of the kept weights; a fully protected tensor costs FP16 only. LLM.int8()
+quantizes activations too, so it runs as bitsandbytes' own modules instead.
+"""
+
+import time
+
+import torch
+from torch import nn
+
+from quant_fairness.data.batches import calibration_batches
+from quant_fairness.data.layers import weight_map
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.quantize import backends
+from quant_fairness.quantize.calibrated import awq_quantize, collect_linear_statistics, gptq_quantize
+from quant_fairness.quantize.protection import FP16_BITS, patch_bits, protection_masks
+from quant_fairness.quantize.quantizers import round_to_nearest, seed_absmax_int4
+
+UNQUANTIZED_BITS = FP16_BITS
+
+
+def targeted_weights(model, strategy):
+    """The weights `strategy` quantizes, in model order."""
+    if strategy.quantizer == "seed_absmax":
+        return [weight for weight in weight_map(model) if "weight" in weight.name]
+    return [w for w in weight_map(model) if w.component in strategy.targets and w.is_matrix_weight]
+
+
+def _grid(strategy):
+    group_size = strategy.group_size if strategy.granularity == "group" else None
+    return group_size, strategy.granularity == "tensor"
+
+
+def _quantize_linear(strategy, weight, linear, statistics):
+    """Quantize a weight in nn.Linear layout (out, in); returns (dequantized, storage bits)."""
+    bits = strategy.bits_for(weight.component)
+    group_size, per_tensor = _grid(strategy)
+    kind = strategy.quantizer
+    if kind == "rtn" and strategy.awq:
+        return awq_quantize(linear, statistics[weight.name], bits, group_size, strategy.symmetric)
+    if kind == "rtn":
+        return round_to_nearest(linear, bits, group_size, strategy.symmetric, per_tensor)
+    if kind == "gguf":
+        return backends.gguf_quantize(linear, strategy.format)
+    if kind == "bnb" and strategy.format == "int8":
+        return backends.bnb_int8_weight_only(linear)
+    if kind == "bnb" and strategy.format == "nf4_double":
+        return backends.bnb_4bit(linear, "nf4", double_quant=True)
+    if kind == "bnb":
+        return backends.bnb_4bit(linear, strategy.format)
+    if kind == "hqq":
+        return backends.hqq_quantize(linear, bits, strategy.group_size)
+    return backends.quanto_quantize(linear, strategy.format, strategy.group_size)
+
+
+def linear_layout(weight, tensor):
+    """A weight-shaped tensor in nn.Linear's (out, in) layout, and back: GPT-2's Conv1D stores (in, out)."""
+    return tensor if isinstance(weight.module, nn.Linear) else tensor.t()
+
+
+def _quantize(strategy, weight, tensor, statistics):
+    if strategy.quantizer == "seed_absmax":
+        return seed_absmax_int4(tensor)
+    dequantized, bits = _quantize_linear(strategy, weight, linear_layout(weight, tensor), statistics)
+    return linear_layout(weight, dequantized), bits
+
+
+def _gptq_stacked(strategy, weights, params, statistics, masks):
+    """GPTQ of the weights that read the same input (q/k/v, gate/up) as one stacked matrix.
+
+    GPTQ treats rows independently given the input Hessian, so this equals quantizing
+    each weight alone, with one column sweep instead of several. Returns {name: (dequantized, bits)}.
+    """
+    group_size, _ = _grid(strategy)
+    stacks = {}
+    for weight in weights:
+        key = (id(statistics[weight.name]), strategy.bits_for(weight.component))
+        stacks.setdefault(key, []).append(weight)
+    results = {}
+    for (_, bits), members in stacks.items():
+        linears = [linear_layout(w, params[w.name].data) for w in members]
+        stacked = torch.cat(linears)
+        keep = None
+        if any(w.name in masks for w in members):
+            # On the CPU, as the protection masks are (protection.py) and as GPTQ sweeps its columns.
+            no_mask = {w.name: torch.zeros(params[w.name].shape, dtype=torch.bool) for w in members}
+            keep = torch.cat([linear_layout(w, masks.get(w.name, no_mask[w.name])) for w in members])
+        hessian = statistics[members[0].name].hessian
+        dequantized, stacked_bits = gptq_quantize(stacked, hessian, bits, group_size, strategy.symmetric, keep=keep)
+        pieces = dequantized.split([linear.shape[0] for linear in linears])
+        for weight, piece in zip(members, pieces, strict=True):
+            # Storage is linear in the row count (codes, then scale and zero per row and group).
+            bits_of_piece = stacked_bits * piece.shape[0] // stacked.shape[0]
+            results[weight.name] = linear_layout(weight, piece), bits_of_piece
+    return results
+
+
+def _calibration_statistics(model, strategy, targeted, calibration_batches):
+    if not strategy.needs_calibration:
+        return None
+    if not calibration_batches:
+        raise QuantFairnessError(f"strategy {strategy.name!r} needs calibration text and none was given")
+    names = [weight.name for weight in targeted]
+    return collect_linear_statistics(model, calibration_batches, names, hessian=strategy.quantizer == "gptq")
+
+
+def _account(model, targeted, storage_of, protected_of):
+    """Storage totals over all parameters and per component.
+
+    targeted: weights the strategy covers; quantized: those not kept whole in FP16.
+    """
+    components = {}
+    totals = {
+        "parameters": 0,
+        "targeted_parameters": 0,
+        "quantized_parameters": 0,
+        "protected_parameters": 0,
+        "storage_bits": 0,
+    }
+    for weight in weight_map(model):
+        bits = storage_of.get(weight.name, UNQUANTIZED_BITS * weight.numel)
+        row = components.setdefault(weight.component, {"parameters": 0, "storage_bits": 0})
+        row["parameters"] += weight.numel
+        row["storage_bits"] += bits
+        totals["parameters"] += weight.numel
+        totals["storage_bits"] += bits
+        totals["targeted_parameters"] += weight.numel if weight.name in targeted else 0
+        totals["quantized_parameters"] += weight.numel if weight.name in storage_of else 0
+        totals["protected_parameters"] += protected_of.get(weight.name, 0)
+    return {**totals, "bits_per_weight": totals["storage_bits"] / totals["parameters"], "components": components}
+
+
+@torch.no_grad()
+def apply_strategy(model, strategy, salience_indices=None, calibration_batches=None):
+    """Quantize `model` in place; return its exact storage accounting.
+
+    `salience_indices` ({name: flat indices}) comes from the salience_mask rule;
+    `calibration_batches` ([(input_ids, attention_mask)]) feed GPTQ and AWQ.
+    """
+    targeted = targeted_weights(model, strategy)
+    if not targeted:
+        raise QuantFairnessError(f"strategy {strategy.name!r} quantizes no weight of {type(model).__name__}")
+    if strategy.format == "llm_int8":
+        storage_of = backends.use_llm_int8(model, [weight.name for weight in targeted], strategy.threshold)
+        return {"strategy": strategy.name, **_account(model, set(storage_of), storage_of, {})}
+    masks = protection_masks(model, strategy, targeted, salience_indices)
+    params = dict(model.named_parameters())
+    storage_of, protected_of = {}, {}
+    fully_protected = {name for name, mask in masks.items() if bool(mask.all())}
+    to_quantize = [weight for weight in targeted if weight.name not in fully_protected]
+    statistics = _calibration_statistics(model, strategy, to_quantize, calibration_batches)
+    precomputed = {}
+    if strategy.quantizer == "gptq":
+        precomputed = _gptq_stacked(strategy, to_quantize, params, statistics, masks)
+    for weight in targeted:
+        param = params[weight.name]
+        mask = masks.get(weight.name)
+        if weight.name in fully_protected:
+            protected_of[weight.name] = weight.numel
+            continue
+        if weight.name in precomputed:
+            dequantized, bits = precomputed[weight.name]
+        else:
+            dequantized, bits = _quantize(strategy, weight, param.data, statistics)
+        if mask is not None:
+            dequantized[mask] = param.data[mask]
+            bits += patch_bits(mask)
+            protected_of[weight.name] = int(mask.sum())
+        param.data.copy_(dequantized)
+        storage_of[weight.name] = bits
+    names = {weight.name for weight in targeted}
+    return {"strategy": strategy.name, **_account(model, names, storage_of, protected_of)}
+
+
+def quantize_model(model, tokenizer, strategy, salience_indices=None, calibration_rows=None, batch_tokens=1024):
+    """Quantize `model` in place by `strategy`, tokenizing the calibration rows ({id, lang, text})
+    GPTQ and AWQ read; returns (storage accounting, seconds spent, tokenizing included)."""
+    started = time.perf_counter()
+    batches = calibration_batches(tokenizer, calibration_rows, batch_tokens) if calibration_rows else None
+    storage = apply_strategy(model, strategy, salience_indices, batches)
+    return storage, time.perf_counter() - started

@@ -1,0 +1,289 @@
+"""The report's content: every number the chapters of report/ show, read from the run's
+result files into one context for jinja2 (quant_fairness.report.render fills the chapters in).
+
+    context = report_context(inputs, config, version, benchmarks)   # version: provenance.report_version
+"""
+
+import hashlib
+import importlib.metadata
+import json
+import platform
+from pathlib import Path
+
+import yaml
+
+from quant_fairness.plan import headline_strategies, headline_strategy
+from quant_fairness.provenance import config_hash, read_provenance
+from quant_fairness.report.findings import findings, pareto_front
+from quant_fairness.report.formatting import number, with_ci
+from quant_fairness.report.journal import journal_entries
+from quant_fairness.report.render import renderer_versions
+from quant_fairness.stats.noise_floor import read_noise_floor
+from quant_fairness.tables import read_tsv
+
+
+def _model_section(rows, languages, reference, storage):
+    lookup = {(r["strategy"], r["scope"], r["metric"]): r for r in rows}
+    strategies = sorted({r["strategy"] for r in rows})
+    first = strategies[0]
+    baseline = [
+        {
+            "lang": lang,
+            "bpb": number(lookup[(first, lang, "bpb_baseline")]["value"], 4),
+            "ppl": number(lookup[(first, lang, "ppl_baseline")]["value"], 4),
+        }
+        for lang in languages
+    ]
+    per_language = []
+    for lang in languages:
+        cells = []
+        for strategy in strategies:
+            ratio_row = lookup.get((strategy, lang, "delta_bpb_ratio_vs_" + reference))
+            cells.append(
+                {
+                    "delta_bpb": with_ci(lookup[(strategy, lang, "delta_bpb")]),
+                    "degradation_pct": number(lookup[(strategy, lang, "degradation_pct")]["value"]),
+                    "ratio": "reference" if ratio_row is None else with_ci(ratio_row),
+                    "note": "" if ratio_row is None else ratio_row["note"],
+                }
+            )
+        per_language.append({"lang": lang, "cells": cells})
+    disparity = []
+    for strategy in strategies:
+        seed, robust = (
+            lookup[(strategy, "disparity", "seed_disparity")],
+            lookup[(strategy, "disparity", "robust_disparity")],
+        )
+        disparity.append(
+            {
+                "strategy": strategy,
+                "bits_per_weight": number(storage[strategy]["bits_per_weight"], 4),
+                "protected_pct": number(
+                    100 * storage[strategy].get("protected_parameters", 0) / storage[strategy]["parameters"], 3
+                ),
+                "seed": with_ci(seed),
+                "robust": with_ci(robust),
+                "notes": "; ".join(n for n in (seed["note"], robust["note"]) if n),
+            }
+        )
+    return {"strategies": strategies, "baseline": baseline, "per_language": per_language, "disparity": disparity}
+
+
+def _claims(path):
+    """One row per claim and model, the seed and the robust protocol side by side."""
+    rows = {}
+    for row in read_tsv(path):
+        entry = rows.setdefault((row["claim"], row["model"]), {"claim": row["claim"], "model": row["model"]})
+        entry.update(source=row["source"], sentence=row["sentence"], predicate=row["predicate"])
+        entry[row["protocol"]] = row
+    return list(rows.values())
+
+
+def _ranking(path):
+    return [{**row, "shown": with_ci(row)} for row in read_tsv(path) if row["metric"] == "robust_disparity"]
+
+
+def _correlation(path, strategies):
+    """ΔBPB against each predictor, for the headline strategies: Pearson and Spearman side by side."""
+    table = {}
+    for row in read_tsv(path):
+        if row["metric"] != "delta_bpb" or row["strategy"] not in strategies:
+            continue
+        entry = table.setdefault((row["strategy"], row["predictor"]), {**row})
+        p_value = "" if row["p_value"] == "NA" else f" (p = {number(row['p_value'])})"
+        entry[row["method"]] = with_ci(row) + p_value
+    return list(table.values())
+
+
+def _noise_floor(path):
+    shifts = [row for row in read_tsv(path) if row["metric"] == "bpb_shift"]
+    return {
+        "floor": number(read_noise_floor(path)),
+        "shifts": [{"lang": row["scope"], "shift": number(row["value"])} for row in shifts],
+    }
+
+
+def _sweep(steps_path, test_path):
+    """The greedy path and the test-split measurement of the chosen set."""
+    steps = [{**row, "value": number(row["robust_disparity"])} for row in read_tsv(steps_path)]
+    test = {}
+    for row in read_tsv(test_path):
+        entry = test.setdefault(row["strategy"], {"strategy": row["strategy"], "low": "", "high": "", "robust": ""})
+        if row["metric"] == "robust_disparity":
+            entry["robust"] = with_ci(row) + (f" ({row['note']})" if row["scope"] == "difference" else "")
+        elif row["metric"] == "mean_delta_bpb" and row["scope"] in ("low", "high"):
+            entry[row["scope"]] = with_ci(row)
+    note = "" if steps else "No block chosen: the robust disparity is undefined for every block."
+    return {"steps": steps, "test": list(test.values()), "note": note}
+
+
+def _artifacts(sizes_path, effects_path):
+    """Each artifact's size with its ΔBPB and disparity: measured on the model rebuilt from its
+    files, or else on the simulated strategy (marked so)."""
+    effects = {(row["artifact"], row["scope"], row["metric"]): row for row in read_tsv(effects_path)}
+    rows = []
+    for row in read_tsv(sizes_path):
+        label = row["artifact"]
+        if (label, "all", "mean_delta_bpb") not in effects:
+            label = f"{label} (simulated)"
+        delta = effects.get((label, "all", "mean_delta_bpb"))
+        disparity = effects.get((label, "disparity", "robust_disparity"))
+        simulated = " (simulated)" if label != row["artifact"] and delta else ""
+        rows.append(
+            {
+                "artifact": row["artifact"],
+                "megabytes": number(row["megabytes"], 4),
+                "bits": number(row["bits_per_parameter"]),
+                "vs_fp32": number(row["vs_fp32"]),
+                "vs_int4": number(row["vs_int4"]),
+                "delta": with_ci(delta) + simulated if delta else "",
+                "disparity": with_ci(disparity) if disparity else "",
+            }
+        )
+    return rows
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Writes a value shared by two keys twice, as the user wrote it, not as an &anchor."""
+
+    def ignore_aliases(self, data):
+        return True
+
+
+def _frontier(rows, storage):
+    """The strategies on the bits-per-weight vs robust disparity Pareto frontier, cheapest first."""
+    robust = {r["strategy"]: r for r in rows if r["metric"] == "robust_disparity" and r["value"] != "NA"}
+    points = [(storage[name]["bits_per_weight"], float(row["value"]), name) for name, row in robust.items()]
+    return [
+        {"strategy": name, "bits": number(bits, 4), "robust": with_ci(robust[name])}
+        for bits, _, name in pareto_front(points)
+    ]
+
+
+def component_shares(components_path, protected_path):
+    """Where a model's weights live (per component, blocks summed) and where each protecting
+    strategy's kept weights fall: its share of each component, and its three densest blocks."""
+    components = {}
+    for row in read_tsv(components_path):
+        entry = components.setdefault(row["component"], {"component": row["component"], "parameters": 0, "note": ""})
+        entry["parameters"] += int(row["parameters"])
+        entry["note"] = entry["note"] or row["note"]
+    total = sum(entry["parameters"] for entry in components.values())
+    table = [
+        {**entry, "share": number(100 * entry["parameters"] / total)}
+        for entry in sorted(components.values(), key=lambda entry: -entry["parameters"])
+    ]
+    kept = {}
+    for row in read_tsv(protected_path):
+        counts = kept.setdefault(row["strategy"], {"component": {}, "block": {}})
+        for key, where in (("component", row["component"]), ("block", row["layer"])):
+            pair = counts[key].setdefault(where, [0, 0])
+            pair[0] += int(row["protected"])
+            pair[1] += int(row["parameters"])
+    strategies = []
+    for strategy, counts in kept.items():
+        shares = {name: number(100 * k / n) if n else "NA" for name, (k, n) in counts["component"].items()}
+        blocks = [(-k / n, int(block)) for block, (k, n) in counts["block"].items() if block != "NA" and k]
+        strategies.append(
+            {
+                "strategy": strategy,
+                "shares": [shares.get(row["component"], "NA") for row in table],
+                "densest": ", ".join(f"{block} ({number(-100 * share)}%)" for share, block in sorted(blocks)[:3])
+                or "none",
+            }
+        )
+    return {"components": table, "strategies": strategies}
+
+
+def _sha256(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_provenance(inputs):
+    """What the run was made from: corpus files and test split hashes, and every installed
+    package's version (the environment the report job ran in, which the workflow shares)."""
+    sources = json.loads(Path(inputs["corpus_sources"]).read_text())
+    packages = sorted((dist.metadata["Name"], dist.version) for dist in importlib.metadata.distributions())
+    return {
+        "corpus_files": sorted(sources["files_sha256"].items()),
+        "test_split_sha256": _sha256(inputs["test_split"]),
+        "packages": [f"{name} {version}" for name, version in dict(packages).items()],
+        "python": platform.python_version(),
+        "renderers": renderer_versions(),
+    }
+
+
+PER_MODEL = (
+    "disparity",
+    "models",
+    "ranking",
+    "correlation",
+    "comparisons",
+    "noise_floor",
+    "sweep_steps",
+    "sweep_test",
+    "sizes",
+    "effects",
+    "components",
+    "protected",
+    "baseline",
+)
+
+
+def _per_model(inputs):
+    """{model name: {key: path}} from the per-model input lists, all in the order of `models`."""
+    names = [read_provenance(path)["name"] for path in inputs["models"]]
+    return {name: {key: inputs[key][k] for key in PER_MODEL} for k, name in enumerate(names)}
+
+
+def _storage(paths):
+    storage = {}
+    for path in paths:
+        entry = json.loads(Path(path).read_text())
+        storage.setdefault(entry["model"], {})[entry["strategy"]] = entry
+    return storage
+
+
+def report_context(inputs, config, version, benchmarks=None):
+    """Everything the chapters show, from the run's files. `inputs` maps the report rule's input
+    names to paths: per-model lists (PER_MODEL, in one model order), plus `storage`, `timing`,
+    `stats`, `claims`, `corpus_sources` and `test_split`; `benchmarks`: optional job-time files."""
+    storage = _storage(inputs["storage"])
+    headline = headline_strategies(config)
+    models = []
+    for name, path in _per_model(inputs).items():
+        rows = read_tsv(path["disparity"])
+        section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
+        models.append(
+            {
+                "name": name,
+                "headline": headline_strategy(config, name),
+                "provenance": read_provenance(path["models"]),
+                "rows": rows,
+                "storage": storage[name],
+                "paths": path,
+                **section,
+                "ranking": _ranking(path["ranking"]),
+                "correlation": _correlation(path["correlation"], headline),
+                "noise_floor": _noise_floor(path["noise_floor"]),
+                "sweep": _sweep(path["sweep_steps"], path["sweep_test"]),
+                "artifacts": _artifacts(path["sizes"], path["effects"]),
+                "universe": component_shares(path["components"], path["protected"]),
+                "frontier": _frontier(rows, storage[name]),
+            }
+        )
+    context = {
+        "version": version,
+        "config_hash": config_hash(config),
+        "config_yaml": yaml.dump(config, Dumper=_PlainDumper, sort_keys=True, allow_unicode=True),
+        "config": config,
+        "ci_percent": f"{100 * config['stats']['ci_level']:g}",
+        "corpus_stats": [r for r in read_tsv(inputs["stats"]) if r["split"] == "test"],
+        "models": models,
+        "claims": _claims(inputs["claims"]),
+        "provenance": run_provenance(inputs),
+    }
+    hashes = {"corpus": context["provenance"]["test_split_sha256"][:12], "config": context["config_hash"]}
+    context["journal"] = journal_entries(config, models, inputs["timing"], benchmarks or {}, hashes)
+    context["findings"] = findings(config, models)
+    return context

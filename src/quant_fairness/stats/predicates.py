@@ -1,0 +1,141 @@
+"""The claim grammar: a claims file's entries parsed into checked predicates.
+
+A predicate is Python expression syntax, parsed with `ast` and checked node by node:
+comparisons (<, >, <=, >=, chained) of quantities, numbers and + - * /, joined by `and`.
+Nothing else is accepted, and nothing is ever passed to eval. claims.py evaluates them.
+
+    claims = load_claims("config/claims.yaml", config["strategy_specs"])
+    claim = parse_claim({"id": "x", "source": "001.txt", "sentence": "...",
+                         "predicate": "disparity(seed_keep5) < disparity(seed_absmax_int4)"})
+"""
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from quant_fairness.errors import QuantFairnessError
+from quant_fairness.stats.metrics import ratio
+
+CLAIM_KEYS = {"id", "source", "sentence", "predicate"}
+QUANTITIES = {  # name: number of arguments (a strategy first)
+    "disparity": 1,
+    "degradation": 2,
+    "group_degradation": 2,
+    "pearson": 2,
+    "spearman": 2,
+    "pearson_p": 2,
+    "spearman_p": 2,
+}
+COMPARISONS = {ast.Lt: np.less, ast.Gt: np.greater, ast.LtE: np.less_equal, ast.GtE: np.greater_equal}
+# Division is a ratio (metrics.ratio): undefined, never ±inf, where the denominator is <= 0.
+ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: ratio}
+
+
+def argument(node):
+    """A quantity's argument: a bare name or a quoted string."""
+    return node.id if isinstance(node, ast.Name) else node.value
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    source: str
+    sentence: str
+    predicate: str
+    tree: ast.Expression
+
+
+def _check_node(node, claim_id):
+    """Only comparisons of quantities, numbers and arithmetic: nothing else is evaluated."""
+    fail = f"claim {claim_id!r}: "
+    if isinstance(node, ast.BoolOp):
+        if not isinstance(node.op, ast.And):
+            raise QuantFairnessError(fail + "only `and` joins comparisons")
+        for value in node.values:
+            _check_node(value, claim_id)
+    elif isinstance(node, ast.Compare):
+        for op in node.ops:
+            if type(op) not in COMPARISONS:
+                raise QuantFairnessError(fail + f"unsupported comparison {type(op).__name__}; use <, >, <= or >=")
+        for operand in [node.left, *node.comparators]:
+            _check_term(operand, claim_id)
+    else:
+        raise QuantFairnessError(fail + "the predicate must be a comparison such as `disparity(A) < disparity(B)`")
+
+
+def _check_term(node, claim_id):
+    fail = f"claim {claim_id!r}: "
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return
+    if isinstance(node, ast.BinOp) and type(node.op) in ARITHMETIC:
+        _check_term(node.left, claim_id)
+        _check_term(node.right, claim_id)
+    elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        _check_term(node.operand, claim_id)
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords:
+        name = node.func.id
+        if name in ("max", "min"):
+            if not node.args:
+                raise QuantFairnessError(fail + f"{name}() needs at least one quantity")
+            for arg in node.args:
+                _check_term(arg, claim_id)
+        elif name in QUANTITIES:
+            if len(node.args) != QUANTITIES[name]:
+                raise QuantFairnessError(fail + f"{name}() takes {QUANTITIES[name]} arguments, got {len(node.args)}")
+            for arg in node.args:
+                if not (isinstance(arg, ast.Name) or (isinstance(arg, ast.Constant) and isinstance(arg.value, str))):
+                    raise QuantFairnessError(fail + f"{name}() arguments are names, got {ast.unparse(arg)!r}")
+        else:
+            expected = sorted([*QUANTITIES, "max", "min"])
+            raise QuantFairnessError(fail + f"unknown quantity {name!r}; expected one of {expected}")
+    else:
+        raise QuantFairnessError(fail + f"cannot evaluate {ast.unparse(node)!r}: expected a quantity or a number")
+
+
+def parse_claim(entry):
+    if not isinstance(entry, dict) or set(entry) != CLAIM_KEYS:
+        raise QuantFairnessError(f"a claim needs exactly the keys {sorted(CLAIM_KEYS)}, got {entry!r}")
+    try:
+        tree = ast.parse(str(entry["predicate"]), mode="eval")
+    except SyntaxError as error:
+        raise QuantFairnessError(f"claim {entry['id']!r}: predicate is not an expression: {error.msg}") from None
+    _check_node(tree.body, entry["id"])
+    return Claim(str(entry["id"]), str(entry["source"]), str(entry["sentence"]), str(entry["predicate"]), tree)
+
+
+def claim_strategies(claim):
+    """The strategies a claim's quantities name (their first argument)."""
+    return {
+        argument(node.args[0])
+        for node in ast.walk(claim.tree)
+        if isinstance(node, ast.Call) and node.func.id in QUANTITIES
+    }
+
+
+def load_claims(path, strategy_specs=None):
+    """The claims of a claims file; with `strategy_specs`, each named strategy must be defined
+    there (a typo would otherwise read as a strategy the run left out)."""
+    path = Path(path)
+    if not path.is_file():
+        raise QuantFairnessError(
+            f"claims file {str(path)!r} does not exist: expected a YAML file like config/claims.yaml"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise QuantFairnessError(f"{path}: not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("claims"), list) or not data["claims"]:
+        raise QuantFairnessError(f"{path}: expected a mapping with a non-empty `claims` list")
+    claims = [parse_claim(entry) for entry in data["claims"]]
+    seen = set()
+    for claim in claims:
+        if claim.id in seen:
+            raise QuantFairnessError(f"{path}: claim id {claim.id!r} appears twice")
+        seen.add(claim.id)
+        unknown = sorted(claim_strategies(claim) - set(strategy_specs or claim_strategies(claim)))
+        if unknown:
+            raise QuantFairnessError(f"{path}: claim {claim.id!r} names undefined strategy {unknown[0]!r}")
+    return claims
