@@ -14,6 +14,7 @@ from pathlib import Path
 
 from quant_fairness.config import check_config
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.stats.correlation import predictor_names
 from quant_fairness.stats.predicates import load_claims
 
 
@@ -25,7 +26,7 @@ CLAIMS_FILE = str(Path(workflow.basedir) / config.get("claims", ""))
 
 try:
     check_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
-    load_claims(CLAIMS_FILE, config["strategy_specs"])
+    load_claims(CLAIMS_FILE, config["strategy_specs"], config["languages"], predictor_names(config["resource_levels"]))
 except QuantFairnessError as error:
     raise SystemExit(f"quant-fairness: {error}")
 

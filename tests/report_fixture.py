@@ -25,6 +25,7 @@ from quant_fairness.stats.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS,
 from quant_fairness.stats.correlation import COLUMNS as CORRELATION_COLUMNS
 from quant_fairness.stats.correlation import correlation_rows
 from quant_fairness.stats.disparity import COLUMNS, disparity_rows
+from quant_fairness.stats.noise_floor import COLUMNS as NOISE_COLUMNS
 from quant_fairness.stats.paired import paired_scores
 from quant_fairness.stats.predicates import parse_claim
 from quant_fairness.tables import SCORE_COLUMNS, read_tsv, write_tsv
@@ -115,10 +116,11 @@ def write_fixture_results(folder):
     write_tsv(
         folder / "floor.tsv",
         [
-            {"model": "tiny", "scope": "en", "metric": "bpb_shift", "value": 0.0004},
+            {"model": "tiny", "scope": "en", "metric": "bpb_shift", "value": 0.0003},
+            {"model": "tiny", "scope": "floor", "metric": "largest_shift_bpb", "value": 0.0003, "ci_high": 0.0004},
             {"model": "tiny", "scope": "floor", "metric": "noise_floor_bpb", "value": 0.0004},
         ],
-        ("model", "scope", "metric", "value"),
+        NOISE_COLUMNS,
     )
     # The layer sweep's chosen set stands in for keep5's scores (strategy named as sweep names it).
     test_rows = [
@@ -200,7 +202,13 @@ def write_fixture_results(folder):
         )
         os.utime(timing[-1], (1_700_000_000 + 60 * k, 1_700_000_000 + 60 * k))
     (folder / "stats.tsv").write_text("split\tlang\tsegments\tchars\tbytes\ntest\ten\t30\t750\t750\n")
-    _write_json(folder / "sources.json", {"source": "plain", "files_sha256": {"en.txt": "cd" * 32}})
+    sources = {
+        "source": "plain",
+        "unit": "line",
+        "text": "plain text files from corpus/, aligned by id",
+        "packages": {},
+    }
+    _write_json(folder / "sources.json", {**sources, "files_sha256": {"en.txt": "cd" * 32}})
     (folder / "test.jsonl").write_text('{"lang": "en", "id": "001", "text": "In the beginning."}\n')
     model_dir = folder / "model"
     model_dir.mkdir()

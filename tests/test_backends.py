@@ -2,12 +2,11 @@
 storage from the bytes the library stores, and agree with the library's own layers."""
 
 import copy
-import importlib.util
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import tiny_model
+from conftest import needs_package, tiny_model
 
 from quant_fairness.data.layers import weight_map
 from quant_fairness.errors import QuantFairnessError
@@ -22,18 +21,18 @@ from quant_fairness.quantize.backends import (
     use_llm_int8,
 )
 
-
-def _installed(package):
-    try:
-        return importlib.util.find_spec(package) is not None
-    except ModuleNotFoundError:  # the parent package (optimum) is missing
-        return False
+needs_gguf = needs_package("gguf", "gguf")
+needs_bnb = needs_package("bitsandbytes", "bitsandbytes")
+needs_hqq = needs_package("hqq", "hqq")
+needs_quanto = needs_package("optimum.quanto", "optimum-quanto")
 
 
-needs_gguf = pytest.mark.skipif(not _installed("gguf"), reason="gguf not installed")
-needs_bnb = pytest.mark.skipif(not _installed("bitsandbytes"), reason="bitsandbytes not installed")
-needs_hqq = pytest.mark.skipif(not _installed("hqq"), reason="hqq not installed")
-needs_quanto = pytest.mark.skipif(not _installed("optimum.quanto"), reason="optimum-quanto not installed")
+def test_a_missing_hard_dependency_fails_under_ci_instead_of_being_skipped(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    assert needs_package("no_such_quantizer_package", "x").args[0] is True  # skipped on a developer's machine
+    monkeypatch.setenv("CI", "true")
+    assert needs_package("no_such_quantizer_package", "x").args[0] is False  # runs, and fails, in CI
+
 
 ROWS, COLS = 48, 256
 

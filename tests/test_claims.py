@@ -9,6 +9,7 @@ import yaml
 
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.stats.claims import COLUMNS, claim_rows, protocols
+from quant_fairness.stats.correlation import predictor_names
 from quant_fairness.stats.paired import paired_scores
 from quant_fairness.stats.predicates import load_claims, parse_claim
 from quant_fairness.tables import read_tsv, write_tsv
@@ -78,13 +79,32 @@ def test_malformed_claim_files_are_refused(tmp_path):
 def test_claims_naming_an_undefined_strategy_are_refused(tmp_path):
     entry = {"id": "x", "source": "s", "sentence": "t", "predicate": "disparity(seed_kep5) < 1"}
     (tmp_path / "typo.yaml").write_text(yaml.safe_dump({"claims": [entry]}))
-    with pytest.raises(QuantFairnessError, match="claim 'x' names undefined strategy 'seed_kep5'"):
+    with pytest.raises(QuantFairnessError, match="claim 'x': disparity\\(seed_kep5\\) names strategy 'seed_kep5'"):
         load_claims(tmp_path / "typo.yaml", {"seed_keep5": {}})
 
 
-def test_shipped_claims_name_defined_strategies():
-    specs = yaml.safe_load((ROOT / "config.yaml").read_text())["strategy_specs"]
-    assert load_claims(ROOT / "config/claims.yaml", specs)
+@pytest.mark.parametrize(
+    "predicate, message",
+    [
+        ("degradation(q, hb) > 0", "degradation(q, hb) names language 'hb', which is not defined"),
+        ("group_degradation(q, middle) > 0", "names group 'middle', which is not defined; expected one of ['high'"),
+        ("pearson(q, resource_sed) < 0", "names predictor 'resource_sed', which is not defined"),
+    ],
+)
+def test_claims_naming_an_undefined_language_group_or_predictor_are_refused(tmp_path, predicate, message):
+    """A typo would otherwise make the claim undefined in every run, without a word."""
+    entry = {"id": "x", "source": "s", "sentence": "t", "predicate": predicate}
+    (tmp_path / "typo.yaml").write_text(yaml.safe_dump({"claims": [entry]}))
+    predictors = predictor_names({"seed": {"en": 1.0}})
+    with pytest.raises(QuantFairnessError, match="claim 'x': ") as error:
+        load_claims(tmp_path / "typo.yaml", {"q": {}}, ["en", "he", "ar"], predictors)
+    assert message in str(error.value)
+
+
+def test_shipped_claims_name_defined_strategies_languages_and_predictors():
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    predictors = predictor_names(config["resource_levels"])
+    assert load_claims(ROOT / "config/claims.yaml", config["strategy_specs"], config["languages"], predictors)
 
 
 def test_shipped_claims_quote_their_seed_note_verbatim():
@@ -216,3 +236,44 @@ def test_a_ratio_in_a_predicate_is_shown_with_its_interval(score_rows):
     ratio_text = next(part for part in robust["values"].split("; ") if part.startswith("group_degradation(q, low) /"))
     value = float(ratio_text.split(" = ")[1].split(" [")[0])
     assert value == pytest.approx(4.0, rel=0.1) and "[" in ratio_text
+
+
+def test_a_difference_of_losses_compared_with_a_number_must_clear_the_noise_floor(score_rows):
+    """`a - b > 0` is the same claim as `a > b`: the gap in bits/byte must exceed the floor."""
+    scores = _scores(score_rows, {"q": {"en": 2.0, "he": 6.0, "ar": 6.0}}, n=200)
+    scores.nll["q"]["he"][:] = scores.nll["q"]["ar"] - scores.baseline["ar"] + scores.baseline["he"] + 0.05
+    for predicate in ("degradation(q, he) - degradation(q, ar) > 0", "0 < degradation(q, he) - degradation(q, ar)"):
+        rows = claim_rows(
+            [_claim(predicate)], {"m": scores}, protocols(GROUPS, SEED_PROTOCOL), "en", {"m": 0.002}, {}, 200, 100, 0
+        )
+        assert rows[1]["verdict"] == "does not hold", predicate
+        assert rows[1]["note"].startswith("the gap is below the noise floor (0.002 bits/byte)")
+
+
+def test_a_claim_on_a_p_value_alone_is_judged_by_the_p_value_not_by_copied_resamples(score_rows):
+    levels = {"seed": {"en": 1.0, "ar": 0.3, "he": 0.1}}
+    scores = _scores(score_rows, {"q": {"en": 1.0, "ar": 4.0, "he": 9.0}})
+    rows = claim_rows(
+        [_claim("pearson_p(q, resource_seed) < 0.5")],
+        {"m": scores},
+        protocols(GROUPS, SEED_PROTOCOL),
+        "en",
+        {"m": 1e-3},
+        levels,
+        200,
+        100,
+        0,
+    )
+    robust = rows[1]
+    assert robust["verdict"] == "holds" and "support" not in robust  # no 0-or-1 "support" from copies
+    assert robust["note"] == "judged by the permutation p-value itself (not resampled)"
+
+
+def test_a_quantity_undefined_in_some_resamples_shows_that_its_interval_is_undefined(score_rows):
+    """English loses 0.1 nats per segment on average, alternating ±1: its ΔBPB is above the floor
+    in the data and below it in many resamples, where the disparity is undefined."""
+    scores = _scores(score_rows, {"q": {"en": 0.0, "he": 5.0, "ar": 5.0}})
+    scores.nll["q"]["en"][:] = scores.baseline["en"] + 0.1 + np.where(np.arange(30) % 2, 1.0, -1.0)
+    rows = _check([_claim("disparity(q) > 1")], scores)
+    assert "disparity(q) = " in rows[("c", "robust")]["values"]
+    assert "(CI undefined)" in rows[("c", "robust")]["values"]

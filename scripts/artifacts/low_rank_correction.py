@@ -16,7 +16,8 @@ model, tokenizer, correction = corrected_model(
     snakemake.input.model, snakemake.input.base, rank, evaluation["dtype"], evaluation["device"]
 )
 write_correction(snakemake.output.correction, correction, rank)
-scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model)
+label = f"model {snakemake.wildcards.model!r}, artifact {snakemake.params.label!r}"
+scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model, label)
 write_scores(snakemake.output.scores, snakemake.wildcards.model, snakemake.params.label, scores)
 log.info(
     "%s/%s: %d segments scored from the artifact files", snakemake.wildcards.model, snakemake.params.label, len(scores)

@@ -13,7 +13,8 @@ rows = read_split(snakemake.input.split, snakemake.params.languages)
 evaluation = snakemake.params.evaluation
 with fair_model(snakemake.input.base, snakemake.input.patch, evaluation["dtype"], evaluation["device"]) as loaded:
     model, tokenizer = loaded
-    scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model)
+    label = f"model {snakemake.wildcards.model!r}, artifact {snakemake.params.label!r}"
+    scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model, label)
 write_scores(snakemake.output.scores, snakemake.wildcards.model, snakemake.params.label, scores)
 log.info(
     "%s/%s: %d segments scored from the artifact files", snakemake.wildcards.model, snakemake.params.label, len(scores)

@@ -18,7 +18,7 @@ if snakemake.params.get("segments"):  # the noise-floor rescoring uses the first
 model, tokenizer = load_model(snakemake.input.model, evaluation["dtype"], evaluation["device"])
 split = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"])
 started = time.perf_counter()
-scores = split.score(model)
+scores = split.score(model, f"model {model_name!r}, strategy {BASELINE!r}")
 seconds = time.perf_counter() - started
 tokens = sum(row["tokens"] for row in scores)
 log.info(

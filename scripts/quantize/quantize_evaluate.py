@@ -30,7 +30,7 @@ storage, quantize_seconds = quantize_model(
     model, tokenizer, strategy, salience_indices, calibration_rows, evaluation["batch_tokens"]
 )
 started = time.perf_counter()
-scores = split.score(model)
+scores = split.score(model, f"model {model_name!r}, strategy {strategy.name!r}")
 score_seconds = time.perf_counter() - started
 tokens = sum(row["tokens"] for row in scores)
 log.info(

@@ -86,7 +86,7 @@ def _score(args):
     storage = None
     if strategy is not None:
         storage, _ = quantize_model(model, tokenizer, strategy, salience_indices, calibration_rows, args.batch_tokens)
-    scores = split.score(model)
+    scores = split.score(model, f"model {args.model!r}, strategy {args.strategy or 'baseline'!r}")
     sums = defaultdict(lambda: [0.0, 0, 0])
     for row in scores:
         entry = sums[row["lang"]]
@@ -154,6 +154,7 @@ def _run_sweep(args, max_layers):
     selection = first_segments(read_split(args.selection, languages), languages, args.segments)
     test = read_split(args.test, languages)
     model, tokenizer = load_model(_model_dir(args.model), device=args.device)
+    noise_floor = _noise_floor(args)
     total = passes(layer_count(model), max_layers, args.candidates)
     with tqdm(total=total, desc="sweep", unit="pass", file=sys.stderr, disable=None) as bar:
         return sweep(
@@ -166,11 +167,27 @@ def _run_sweep(args, max_layers):
             reference,
             max_layers=max_layers,
             candidates=args.candidates,
-            noise_floor=args.noise_floor,
+            noise_floor=noise_floor,
             batch_tokens=args.batch_tokens,
             progress=bar.update,
             model_name=Path(args.model).name,
         )
+
+
+def _noise_floor(args):
+    """The floor no block may be ranked below: --noise-floor, else the workflow's for this model,
+    else None (the sweep measures it on the selection split)."""
+    from quant_fairness.stats.noise_floor import read_noise_floor
+
+    table = Path(args.results) / "noise_floor" / f"{Path(args.model).name}.tsv"
+    if args.noise_floor is not None:
+        floor, origin = args.noise_floor, "--noise-floor"
+    elif table.is_file():
+        floor, origin = read_noise_floor(table), str(table)
+    else:
+        return None
+    print(f"noise floor {floor:.3g} bits/byte ({origin})", file=sys.stderr)
+    return floor
 
 
 def _sweep(args):
@@ -185,6 +202,7 @@ def _sweep(args):
         print(json.dumps(json.loads(text, parse_constant=lambda constant: None), indent=2, ensure_ascii=False))
         return
     print(f"{result.strategy}: robust disparity (low ΔBPB ÷ high ΔBPB) with one block protected, selection split")
+    print(f"  (noise floor {result.noise_floor:.3g} bits/byte: below it in the high group, a disparity is undefined)")
     for row in result.single:
         print(f"  L{row['layer']:<4}{row['robust_disparity']:>10.4f}")
     print("greedy set, selection split")
@@ -310,7 +328,13 @@ def build_parser():
         sub.add_argument("--test", default="resources/corpus/test.jsonl", help="split the chosen set is measured on")
         sub.add_argument("--segments", type=int, default=8, help="selection segments per language (default 8)")
         sub.add_argument("--candidates", type=int, help="extend the set with only the best N single blocks")
-        sub.add_argument("--noise-floor", type=float, default=0.0, help="bits/byte; see results/noise_floor/")
+        sub.add_argument(
+            "--noise-floor",
+            type=float,
+            help="bits/byte (default: the workflow's results/noise_floor/<model>.tsv, else measured on the "
+            "selection split in bfloat16 against float32)",
+        )
+        sub.add_argument("--results", default="results", help="the workflow's results folder, for its noise floor")
         sub.add_argument("--batch-tokens", type=int, default=1024)
         sub.add_argument("--device", default="auto", help=DEVICE_HELP)
         sub.add_argument("--json", action="store_true", help="print JSON only")

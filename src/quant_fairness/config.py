@@ -15,6 +15,7 @@ import yaml
 
 from quant_fairness.data.sources import check_corpus
 from quant_fairness.errors import QuantFairnessError
+from quant_fairness.plan import planned_runs
 from quant_fairness.quantize.strategies import check_packable, parse_strategy, strategy_named
 
 
@@ -33,10 +34,9 @@ def check_config(config, schema_path):
         raise _schema_error(error)
     languages = config["languages"]
     check_corpus(config["corpus"], languages)
-    for group, members in config["groups"].items():
-        for lang in members:
-            if lang not in languages:
-                raise QuantFairnessError(f"groups.{group}: language {lang!r} is not in languages {languages}")
+    _check_groups("groups", config["groups"], languages)
+    _check_groups("stats.seed_protocol.groups", config["stats"]["seed_protocol"]["groups"], languages)
+    _check_resource_levels(config["resource_levels"], languages)
     if config["reference_language"] not in languages:
         raise QuantFairnessError(f"reference_language {config['reference_language']!r} is not in languages {languages}")
     if config["stats"]["noise_floor_dtype"] == config["evaluation"]["dtype"]:
@@ -50,8 +50,8 @@ def check_config(config, schema_path):
                 f"model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"
             )
         local = config["model_sources"][model].get("local")
-        if local is not None and not (Path(local) / "config.json").is_file():
-            raise QuantFairnessError(f"model {model!r}: local folder {local!r} is missing or has no config.json")
+        if local is not None:
+            _check_local_model(model, Path(local))
     compute = config["compute"]
     asked = [compute["model_job"], *compute["per_model"].values()]
     if config["evaluation"]["device"] == "cpu" and any(job.get("gpu", 0) for job in asked):
@@ -76,7 +76,72 @@ def check_config(config, schema_path):
                 )
         for strategy in plan["strategies"]:
             strategy_named(strategy, config["strategy_specs"], f"experiments.{experiment}: ")
+    _check_segment_counts(config)
     return config
+
+
+def _check_groups(where, groups, languages):
+    """Every group language is configured, and no language is both high- and low-resource."""
+    for group, members in groups.items():
+        for lang in members:
+            if lang not in languages:
+                raise QuantFairnessError(f"{where}.{group}: language {lang!r} is not in languages {languages}")
+    both = sorted(set(groups["high"]) & set(groups["low"]))
+    if both:
+        raise QuantFairnessError(f"{where}: language {both[0]!r} is in both high and low; a language is in one group")
+
+
+def _check_resource_levels(levels, languages):
+    """A scale may cover languages the run leaves out (a published scale reused), but each of its
+    codes must be a real language tag: a typo such as 'hb' for 'he' would otherwise silently drop
+    that language from every correlation."""
+    import langcodes
+
+    for scale, per_language in levels.items():
+        for code in per_language:
+            if code not in languages and not langcodes.tag_is_valid(code):
+                unscaled = [lang for lang in languages if lang not in per_language]
+                raise QuantFairnessError(
+                    f"resource_levels.{scale}: {code!r} is not a language code (languages without a level "
+                    f"in this scale: {', '.join(unscaled) or 'none'})"
+                )
+
+
+# Files of which a Hugging Face model folder needs one to load its tokenizer.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "spiece.model", "vocab.txt")
+
+
+def _check_local_model(model, folder):
+    if not (folder / "config.json").is_file():
+        raise QuantFairnessError(f"model {model!r}: local folder {str(folder)!r} is missing or has no config.json")
+    if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+        raise QuantFairnessError(
+            f"model {model!r}: local folder {str(folder)!r} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}); "
+            "save it beside the model with tokenizer.save_pretrained(folder)"
+        )
+
+
+def _check_segment_counts(config):
+    """Settings that take the first N segments of a split ask for no more than the split has."""
+    splits = config["corpus"]["splits"]
+    stats = config["stats"]
+    asked = [
+        ("sweep.segments", config["sweep"]["segments"], "selection"),
+        ("stats.noise_floor_segments", stats["noise_floor_segments"], "test"),
+        ("stats.seed_protocol.segments", stats["seed_protocol"]["segments"], "test"),
+    ]
+    for name in sorted({strategy for _, strategy in planned_runs(config)}):
+        strategy = parse_strategy(name, config["strategy_specs"][name])
+        if strategy.needs_calibration:
+            asked.append((f"strategy {name!r} calibration_segments", strategy.calibration_segments, "calibration"))
+        if strategy.needs_salience:
+            asked.append((f"strategy {name!r} salience segments", strategy.protection.salience.segments, "calibration"))
+    for where, count, split in asked:
+        if count > splits[split]:
+            raise QuantFairnessError(
+                f"{where} {count} is more than the {splits[split]} segments per language of the {split} split "
+                f"(corpus.splits.{split})"
+            )
 
 
 def _check_sweep(config):

@@ -46,14 +46,19 @@ def quick_sweep(
     selection="resources/corpus/selection.jsonl",
     groups=None,
     segments=8,
+    noise_floor=None,
 ):
     """The `top_n` blocks to keep in full precision, chosen on the selection split; the model
     is left as it was. `groups`: {"high": [...], "low": [...]}, default the seed's six languages.
+    `noise_floor` (bits/byte): None measures it (the selection split rescored in bfloat16), so
+    that no block is ranked on a high-group loss below it.
     To measure the chosen blocks on held-out text, use quant_fairness.evaluate.sweep.sweep."""
     groups = groups or SEED_GROUPS
     languages = [*groups["high"], *groups["low"]]
     selection_rows = first_segments(read_split(selection, languages), languages, segments)
-    result = sweep(model, tokenizer, selection_rows, None, seed_int4(), groups, max_layers=top_n)
+    result = sweep(
+        model, tokenizer, selection_rows, None, seed_int4(), groups, max_layers=top_n, noise_floor=noise_floor
+    )
     if not result.chosen:
         raise QuantFairnessError(result.note)
     return list(result.chosen)

@@ -5,6 +5,7 @@ import csv
 import io
 
 from quant_fairness.atomic import atomic_path
+from quant_fairness.errors import QuantFairnessError
 
 SCORE_COLUMNS = ("model", "strategy", "lang", "id", "tokens", "bytes", "nll")
 SALIENCE_COLUMNS = ("model", "lang", "parameter", "component", "layer", "share")
@@ -29,13 +30,21 @@ def write_tsv(path, rows, columns):
 
 
 def read_tsv(path):
+    """Rows of a table as dicts; a file without even a header line is one clear error."""
     with open(path, encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle, delimiter="\t"))
+        reader = csv.DictReader(handle, delimiter="\t")
+        if reader.fieldnames is None:
+            raise QuantFairnessError(
+                f"{path} is empty: expected a table with a header line (rerun the rule that writes it)"
+            )
+        return list(reader)
 
 
 def read_scores(path):
-    """Per-segment scores with numeric columns parsed."""
+    """Per-segment scores with numeric columns parsed; a table without rows is one clear error."""
     rows = read_tsv(path)
+    if not rows:
+        raise QuantFairnessError(f"{path} has no rows: expected one row per language and segment")
     for row in rows:
         row["tokens"], row["bytes"], row["nll"] = int(row["tokens"]), int(row["bytes"]), float(row["nll"])
     return rows

@@ -5,6 +5,7 @@ rule figure_delta_bpb:
     output:
         report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
     params:
+        models=MODELS,
         languages=config["languages"],
         strategies=headline_strategies(config),
     conda:

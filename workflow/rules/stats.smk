@@ -11,6 +11,7 @@ rule noise_floor:
     params:
         reference_dtype=config["evaluation"]["dtype"],
         other_dtype=NOISE_FLOOR_DTYPE,
+        stats=config["stats"],
     conda:
         "../../envs/quant-fairness.yaml"
     log:

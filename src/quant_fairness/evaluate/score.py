@@ -10,9 +10,13 @@ it first (quant_fairness.quantize.apply_strategy) and score the same TokenizedSp
     nll = score_segments(model, token_ids)           # list of float, nats per segment
 """
 
+import copy
+import math
+
 import torch
 
 from quant_fairness.data.batches import batch_nll, padded_batches, tokenize_segments
+from quant_fairness.data.models import DTYPES
 from quant_fairness.errors import QuantFairnessError
 
 
@@ -66,8 +70,16 @@ class TokenizedSplit:
         self.token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
         check_context(model, rows, self.token_ids)
 
-    def score(self, model):
+    def score(self, model, label="model"):
+        """Score rows of every segment; a NaN or infinite NLL (a broken quantizer, an overflow in
+        float16 or bfloat16) stops with one line naming `label` and the segment."""
         nll = score_segments(model, self.token_ids, self.batch_tokens)
+        for row, value in zip(self.rows, nll, strict=True):
+            if not math.isfinite(value):
+                raise QuantFairnessError(
+                    f"{label}: the NLL of segment {row['lang']}/{row['id']} is {value} (a broken quantizer, or an "
+                    "overflow in float16/bfloat16 numerics); no scores are written"
+                )
         return [
             {
                 "lang": row["lang"],
@@ -78,3 +90,15 @@ class TokenizedSplit:
             }
             for row, ids, value in zip(self.rows, self.token_ids, nll, strict=True)
         ]
+
+
+def numerics_pair(model):
+    """(this model's dtype, the other dtype of the noise floor): float32 against bfloat16."""
+    dtype = str(model.dtype).removeprefix("torch.")
+    return dtype, "float32" if dtype == "bfloat16" else "bfloat16"
+
+
+def rescore_in(model, split, dtype):
+    """Score rows of `split` by a copy of `model` in `dtype`: the same weights in other numerics,
+    whose shift is the noise floor (quant_fairness.stats.noise_floor)."""
+    return split.score(copy.deepcopy(model).to(DTYPES[dtype]), f"the model in {dtype}")

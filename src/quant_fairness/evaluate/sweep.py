@@ -32,10 +32,11 @@ import numpy as np
 
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.evaluate.block_switch import BlockSwitch, capture_block_inputs, start_at_block
-from quant_fairness.evaluate.score import TokenizedSplit
+from quant_fairness.evaluate.score import TokenizedSplit, numerics_pair, rescore_in
 from quant_fairness.stats.bootstrap import resample_indices
 from quant_fairness.stats.comparison import compare_strategies
 from quant_fairness.stats.disparity import COLUMNS, check_languages, disparity_rows, strategy_metrics
+from quant_fairness.stats.noise_floor import floor_of, noise_floor_rows
 from quant_fairness.stats.paired import paired_scores
 
 TEST_SCOPES = ("low", "high", "all", "disparity")
@@ -108,6 +109,7 @@ class SweepResult:
     test: list  # disparity rows of the unprotected strategy and the chosen set, test split
     difference: dict | None  # unprotected minus chosen robust disparity, paired CI, test split
     note: str = ""  # why nothing was chosen, when nothing was
+    noise_floor: float = 0.0  # bits/byte: given, or measured on the selection split
 
 
 def passes(blocks, max_layers, candidates=None):
@@ -145,13 +147,17 @@ def _choose(switch, selection, disparity_of, max_layers, candidates, reuse_prefi
 
 
 def _measure(model_name, baseline_test, measured, groups, reference, noise_floor, resamples, seed, level):
-    """(test-split disparity rows, paired difference of the two strategies or None)."""
+    """(test-split disparity rows, the paired difference unprotected − chosen or None).
+    `measured`: {unprotected strategy: rows, chosen set: rows}, the chosen set absent when none."""
     scores = paired_scores(baseline_test, measured)
     rows = disparity_rows(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
     kept = [row for row in rows if row["scope"] in TEST_SCOPES]
     if len(measured) < 2:
         return kept, None
-    comparisons, _ = compare_strategies(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
+    unprotected, chosen = measured
+    comparisons, _ = compare_strategies(
+        model_name, scores, groups, reference, noise_floor, resamples, seed, level, pairs=[(unprotected, chosen)]
+    )
     return kept, next(row for row in comparisons if row["metric"] == "robust_disparity")
 
 
@@ -165,7 +171,7 @@ def sweep(
     reference="en",
     max_layers=3,
     candidates=None,
-    noise_floor=0.0,
+    noise_floor=None,
     resamples=1000,
     seed=0,
     level=0.95,
@@ -179,7 +185,9 @@ def sweep(
     """Run the sweep; the model's weights are restored before it returns.
 
     `test_rows=None` skips the test-split measurement. `candidates`: only the best this
-    many single blocks are tried when extending the set (None: every block). `progress`:
+    many single blocks are tried when extending the set (None: every block). `noise_floor`
+    (bits/byte): None measures it on the selection split, the baseline rescored in the other
+    of float32 and bfloat16, so that no block is ranked on a loss below it. `progress`:
     called once per scoring of a split. `baseline_test`, `unprotected_test`: score rows of
     the test split already computed (the workflow's score tables), used instead of scoring
     again.
@@ -190,7 +198,13 @@ def sweep(
         raise QuantFairnessError(f"max_layers {max_layers!r} must be at least 1")
     tick = progress or (lambda: None)
     selection = TokenizedSplit(model, tokenizer, selection_rows, batch_tokens)
-    baseline_selection = selection.score(model)
+    baseline_selection = selection.score(model, f"model {model_name!r}")
+    if noise_floor is None:
+        dtype, other = numerics_pair(model)
+        floor_rows = noise_floor_rows(
+            model_name, baseline_selection, rescore_in(model, selection, other), dtype, other, resamples, seed, level
+        )
+        noise_floor = floor_of(floor_rows)
     test = None if test_rows is None else TokenizedSplit(model, tokenizer, test_rows, batch_tokens)
     if test is not None:
         baseline_test = baseline_test or test.score(model)
@@ -214,11 +228,11 @@ def sweep(
         switch.restore()
     note = "" if chosen else NOTHING_CHOSEN
     if test is None:
-        return SweepResult(strategy.name, single, steps, chosen, [], None, note)
+        return SweepResult(strategy.name, single, steps, chosen, [], None, note, noise_floor)
     measured_rows, difference = _measure(
         model_name, baseline_test, measured, groups, reference, noise_floor, resamples, seed, level
     )
-    return SweepResult(strategy.name, single, steps, chosen, measured_rows, difference, note)
+    return SweepResult(strategy.name, single, steps, chosen, measured_rows, difference, note, noise_floor)
 
 
 def sweep_tables(model_name, result):

@@ -18,7 +18,7 @@ from quant_fairness.report.findings import findings, pareto_front
 from quant_fairness.report.formatting import number, with_ci
 from quant_fairness.report.journal import journal_entries
 from quant_fairness.report.render import renderer_versions
-from quant_fairness.stats.noise_floor import read_noise_floor
+from quant_fairness.stats.noise_floor import LARGEST, read_noise_floor
 from quant_fairness.tables import read_tsv
 
 
@@ -96,10 +96,14 @@ def _correlation(path, strategies):
 
 
 def _noise_floor(path):
-    shifts = [row for row in read_tsv(path) if row["metric"] == "bpb_shift"]
+    rows = read_tsv(path)
+    largest = next((row for row in rows if (row["scope"], row["metric"]) == LARGEST), None)
     return {
         "floor": number(read_noise_floor(path)),
-        "shifts": [{"lang": row["scope"], "shift": number(row["value"])} for row in shifts],
+        "largest": with_ci(largest) if largest else "NA",
+        "shifts": [
+            {"lang": row["scope"], "shift": number(row["value"])} for row in rows if row["metric"] == "bpb_shift"
+        ],
     }
 
 
@@ -205,6 +209,7 @@ def run_provenance(inputs):
     sources = json.loads(Path(inputs["corpus_sources"]).read_text())
     packages = sorted((dist.metadata["Name"], dist.version) for dist in importlib.metadata.distributions())
     return {
+        "corpus": sources,
         "corpus_files": sorted(sources["files_sha256"].items()),
         "test_split_sha256": _sha256(inputs["test_split"]),
         "packages": [f"{name} {version}" for name, version in dict(packages).items()],

@@ -10,6 +10,7 @@ import math
 
 from quant_fairness.plan import headline_strategy, preservation_points
 from quant_fairness.report.formatting import number, with_ci
+from quant_fairness.stats.comparison import FAMILY_METHOD
 from quant_fairness.tables import read_tsv
 
 
@@ -60,7 +61,14 @@ def _metric_advice(lookup, strategy):
     ]
 
 
-def _strategy_advice(ranking_path, storage):
+def _family(comparisons_path, metric):
+    """How the pairs of `metric` were judged: "family-wise intervals over N pairs (method)"."""
+    sizes = {row["family_size"] for row in read_tsv(comparisons_path) if row["metric"] == metric}
+    size = sizes.pop() if len(sizes) == 1 else "all"
+    return f"family-wise intervals over the {size} pairs ({FAMILY_METHOD})"
+
+
+def _strategy_advice(ranking_path, comparisons_path, storage):
     ranking = [row for row in read_tsv(ranking_path) if row["metric"] == "robust_disparity" and _defined(row)]
     if not ranking:
         return []
@@ -73,11 +81,12 @@ def _strategy_advice(ranking_path, storage):
     choice = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
     advice = f"For the lowest disparity at the lowest cost use {choice}, at {number(lowest, 4)} bits/weight: "
     among = f"of the {len(ranking)} strategies whose disparity is defined"
+    family = _family(comparisons_path, "robust_disparity")
     if len(tied) == 1:
-        return [advice + f"every other one {among} is distinguishably less fair (paired intervals exclude 0)."]
+        return [advice + f"every other one {among} is distinguishably less fair ({family} exclude 0)."]
     return [
         advice + f"{'they are' if len(cheapest) > 1 else 'it is'} the cheapest of the {len(tied)} strategies {among} "
-        "that cannot be told apart from the fairest (paired intervals of their differences contain 0)."
+        f"that cannot be told apart from the fairest ({family} contain 0)."
     ]
 
 
@@ -100,6 +109,16 @@ def _sweep_advice(test_path, steps):
     ]
 
 
+def _reversed(row):
+    """A comparison row of a − b as the row of b − a."""
+    flipped = {**row, "strategy": row["versus"], "versus": row["strategy"]}
+    flipped["difference"] = -float(row["difference"])
+    for low, high in (("ci_low", "ci_high"), ("family_low", "family_high")):
+        if row[low] != "NA":
+            flipped[low], flipped[high] = -float(row[high]), -float(row[low])
+    return flipped
+
+
 def _preservation_advice(points, comparisons_path):
     if not points:
         return []
@@ -108,16 +127,13 @@ def _preservation_advice(points, comparisons_path):
     for row in read_tsv(comparisons_path):
         if row["metric"] == "robust_disparity" and row["difference"] != "NA":
             rows[(row["strategy"], row["versus"])] = row
-            flipped = {"difference": -float(row["difference"]), "ci_low": row["ci_high"], "ci_high": row["ci_low"]}
-            if row["ci_low"] != "NA":
-                flipped.update(ci_low=-float(row["ci_high"]), ci_high=-float(row["ci_low"]))
-            rows[(row["versus"], row["strategy"])] = {**row, **flipped}
+            rows[(row["versus"], row["strategy"])] = _reversed(row)
     helped, sentences = [], []
     for share, name in points[1:]:
         row = rows.get((name, base))
         if row is None:
             continue
-        shown = with_ci({**row, "value": row["difference"]})
+        shown = with_ci({"value": row["difference"], "ci_low": row["family_low"], "ci_high": row["family_high"]})
         sentences.append(f"{number(share)}%: {shown}")
         if row["distinguishable"] == "yes" and float(row["difference"]) < 0:
             helped.append(number(share))
@@ -128,7 +144,11 @@ def _preservation_advice(points, comparisons_path):
         if helped
         else "no share kept lowers it measurably: magnitude preservation is not a fairness fix here."
     )
-    return [f"Change in robust disparity from keeping the top k% by magnitude ({'; '.join(sentences)}): {verdict}"]
+    family = _family(comparisons_path, "robust_disparity")
+    return [
+        f"Change in robust disparity from keeping the top k% by magnitude, with {family} "
+        f"({'; '.join(sentences)}): {verdict}"
+    ]
 
 
 def pareto_front(points):
@@ -153,7 +173,7 @@ def findings(config, models):
                 "model": model["name"],
                 "facts": _headline_facts(strategy, lookup, config["languages"])
                 + _correlation_facts(paths["correlation"], strategy),
-                "recommendations": _strategy_advice(paths["ranking"], model["storage"])
+                "recommendations": _strategy_advice(paths["ranking"], paths["comparisons"], model["storage"])
                 + _sweep_advice(paths["sweep_test"], model["sweep"]["steps"])
                 + _preservation_advice(preservation_points(config, model["name"]), paths["comparisons"])
                 + _metric_advice(lookup, strategy),

@@ -51,6 +51,7 @@ from quant_fairness.stats.predicates import ARITHMETIC, COMPARISONS, argument
 
 COLUMNS = ("claim", "model", "protocol", "verdict", "support", "values", "note", "source", "sentence", "predicate")
 BPB_QUANTITIES = {"degradation", "group_degradation"}
+P_VALUES = {"pearson_p", "spearman_p"}
 
 
 class Undefined(Exception):
@@ -165,7 +166,7 @@ def _term(node, measurements, shown):
         (left, left_bpb), (right, right_bpb) = (_term(side, measurements, shown) for side in (node.left, node.right))
         if isinstance(node.op, ast.Div):  # a loss in the denominator must clear the noise floor
             values = ratio(left, right, measurements.noise_floor if right_bpb else 0.0)
-            shown[ast.unparse(node)] = values
+            shown[ast.unparse(node)] = (values, True)
         else:
             values = ARITHMETIC[type(node.op)](left, right)
         if np.isnan(values[0]):
@@ -186,7 +187,7 @@ def _term(node, measurements, shown):
     values = np.asarray(measurements.quantity(name, [argument(arg) for arg in node.args]), dtype=float)
     if np.isnan(values[0]):
         raise Undefined(f"{text} is undefined (a ratio whose denominator is <= 0 or below the noise floor)")
-    shown[text] = values
+    shown[text] = (values, name not in P_VALUES)
     return values, name in BPB_QUANTITIES and measurements.protocol.degradation == "delta_bpb"
 
 
@@ -211,16 +212,22 @@ def evaluate(claim, measurements):
             true = COMPARISONS[type(op)](left, right) & defined
             holds &= true
             fails |= defined & ~true
-            if left_bpb and right_bpb and abs(left[0] - right[0]) < measurements.noise_floor:
+            # A loss in bits/byte against another, or against a number (`a - b > 0`), must clear the floor.
+            in_bits = (left_bpb and (right_bpb or _is_number(pair[1]))) or (right_bpb and _is_number(pair[0]))
+            if in_bits and abs(left[0] - right[0]) < measurements.noise_floor:
                 below_floor.append(" vs ".join(ast.unparse(side) for side in pair))
     return holds, fails, shown, below_floor
 
 
+def _is_number(node):
+    return isinstance(node, ast.Constant) or (isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant))
+
+
 def _describe(shown, level):
     parts = []
-    for text, values in shown.items():
+    for text, (values, resampled) in shown.items():
         part = f"{text} = {values[0]:.4g}"
-        if len(values) > 1 and np.ptp(values[1:]) > 0:  # p-values are not resampled
+        if resampled and len(values) > 1:
             interval = percentile_interval(values[1:], level)
             part += " (CI undefined)" if interval is None else f" [{interval[0]:.4g}, {interval[1]:.4g}]"
         parts.append(part)
@@ -254,10 +261,16 @@ def verdict(claim, measurements, level):
     except Undefined as reason:
         return {"verdict": "undefined", "note": str(reason)}
     values = _describe(shown, level)
+    point = "holds" if holds[0] else "does not hold"
     if not measurements.protocol.resampled:
-        point = "holds" if holds[0] else "does not hold"
         return {"values": values, "verdict": point, "note": "point estimate only, as the seeds reported"}
-    return {"values": values, **_robust_verdict(holds, fails, below_floor, measurements.noise_floor, level)}
+    if not any(resampled for _, resampled in shown.values()):
+        # A permutation p-value is itself the test; resampling it would only copy it.
+        return {"values": values, "verdict": point, "note": "judged by the permutation p-value itself (not resampled)"}
+    row = _robust_verdict(holds, fails, below_floor, measurements.noise_floor, level)
+    if len(shown) > sum(resampled for _, resampled in shown.values()):
+        row["note"] += "; p-values are not resampled: the support is that of the other quantities"
+    return {"values": values, **row}
 
 
 def claim_rows(

@@ -1,15 +1,20 @@
 """Paired comparisons of the strategies of one model, and a ranking that says which
-differences the data can tell apart.
+differences the data can tell apart, with the family-wise error controlled.
 
 For every pair of strategies, the difference in robust disparity and in mean ΔBPB over
 all languages is bootstrapped on the same segment resamples (the strategies were scored
-on the same segments), so the interval is that of the paired difference. A difference
-is distinguishable from zero when its percentile interval exists and excludes zero, and
-(for ΔBPB) the difference exceeds the noise floor.
+on the same segments), so its interval is that of the paired difference. Comparing many
+pairs at 95% each would call some differences real by chance, so a pair is
+*distinguishable* only when its family-wise interval excludes zero: the pairs of one
+metric form a family, and the bootstrap max-t (the (level) quantile over resamples of the
+largest studentized deviation |d* − d| / se over the family's pairs) sets one critical value
+c for all of them, so that every interval d ± c·se covers its true difference at once with
+the given level. For ΔBPB the difference must also exceed the noise floor.
 
     scores = paired_scores(baseline_rows, strategy_rows)
     comparisons, ranking = compare_strategies("smollm2-135m", scores, groups, "en",
                                               noise_floor=1e-3, resamples=1000, seed=0)
+    comparisons, _ = compare_strategies(..., pairs=[("rtn_int4_g32", "gptq_int4_g32")])   # a − b
 """
 
 from itertools import combinations
@@ -20,6 +25,7 @@ from quant_fairness.stats.bootstrap import ci_note, percentile_interval, resampl
 from quant_fairness.stats.disparity import ALL_LANGUAGES, check_languages, metric_row, strategy_metrics
 
 COMPARED = {"robust_disparity": ("disparity", "robust_disparity"), "mean_delta_bpb": (ALL_LANGUAGES, "mean_delta_bpb")}
+FAMILY_METHOD = "bootstrap max-t"
 COMPARISON_COLUMNS = (
     "model",
     "metric",
@@ -28,6 +34,9 @@ COMPARISON_COLUMNS = (
     "difference",
     "ci_low",
     "ci_high",
+    "family_low",
+    "family_high",
+    "family_size",
     "distinguishable",
     "note",
 )
@@ -44,8 +53,25 @@ RANKING_COLUMNS = (
 )
 
 
-def _difference_row(model, metric, strategy, versus, difference, level, noise_floor):
+def _resampled(difference):
+    """Replicates usable for the family: all defined and not all equal (se > 0)."""
+    replicates = difference[1:]
+    return not np.isnan(difference).any() and np.std(replicates) > 0
+
+
+def family_critical_value(differences, level):
+    """The bootstrap max-t critical value over `differences` (arrays: row 0 the point estimate,
+    rows 1.. the replicates), or None if no pair can enter the family."""
+    usable = [d for d in differences if _resampled(d)]
+    if not usable:
+        return None
+    studentized = [np.abs(d[1:] - d[0]) / np.std(d[1:], ddof=1) for d in usable]
+    return float(np.quantile(np.max(studentized, axis=0), level))
+
+
+def _difference_row(model, metric, strategy, versus, difference, level, noise_floor, critical, family_size):
     row = {"model": model, "metric": metric, "strategy": strategy, "versus": versus, "note": ""}
+    row["family_size"] = family_size
     if np.isnan(difference[0]):
         row["note"] = "undefined: the metric is undefined for one of the two strategies"
         return row
@@ -56,7 +82,11 @@ def _difference_row(model, metric, strategy, versus, difference, level, noise_fl
         row["note"], row["distinguishable"] = ci_note(difference[1:]), "no"
         return row
     row["ci_low"], row["ci_high"] = interval
-    row["distinguishable"] = "yes" if interval[0] > 0 or interval[1] < 0 else "no"
+    row["distinguishable"] = "no"
+    if critical is not None and _resampled(difference):
+        half = critical * float(np.std(difference[1:], ddof=1))
+        row["family_low"], row["family_high"] = difference[0] - half, difference[0] + half
+        row["distinguishable"] = "yes" if row["family_low"] > 0 or row["family_high"] < 0 else "no"
     if metric == "mean_delta_bpb" and abs(difference[0]) < noise_floor:
         row["note"], row["distinguishable"] = f"below the noise floor: |difference| < {noise_floor:.3g} bits/byte", "no"
     return row
@@ -85,20 +115,24 @@ def _ranking(model, metric, series, comparisons, level):
     return rows
 
 
-def compare_strategies(model, scores, groups, reference, noise_floor, resamples, seed, level=0.95):
-    """(comparison rows, ranking rows) over every pair of the model's strategies."""
+def compare_strategies(model, scores, groups, reference, noise_floor, resamples, seed, level=0.95, pairs=None):
+    """(comparison rows, ranking rows). `pairs`: (a, b) pairs compared as a − b, one family;
+    default every pair of the model's strategies, in name order."""
     check_languages(scores.languages, groups, reference)
     index = resample_indices(len(scores.ids), resamples, seed)
     metrics = {
         strategy: strategy_metrics(scores, strategy, groups, reference, noise_floor, index) for strategy in scores.nll
     }
+    pairs = list(combinations(sorted(metrics), 2)) if pairs is None else pairs
     comparisons, ranking = [], []
     for metric, key in COMPARED.items():
         series = {strategy: values[key] for strategy, values in metrics.items()}
-        pairs = [
-            _difference_row(model, metric, a, b, series[a] - series[b], level, noise_floor)
-            for a, b in combinations(sorted(series), 2)
+        differences = [series[a] - series[b] for a, b in pairs]
+        critical = family_critical_value(differences, level)
+        rows = [
+            _difference_row(model, metric, a, b, difference, level, noise_floor, critical, len(pairs))
+            for (a, b), difference in zip(pairs, differences, strict=True)
         ]
-        comparisons += pairs
-        ranking += _ranking(model, metric, series, pairs, level)
+        comparisons += rows
+        ranking += _ranking(model, metric, series, rows, level)
     return comparisons, ranking

@@ -25,6 +25,7 @@ from quant_fairness.stats.disparity import language_metrics
 from quant_fairness.stats.metrics import bpb
 
 DEGRADATION = ("delta_bpb", "relative_delta_bpb", "degradation_pct")
+MODEL_PREDICTORS = ("baseline_bpb", "tokens_per_byte")  # what the model's own scores say of a language
 METHODS = ("pearson", "spearman")
 COLUMNS = (
     "model",
@@ -87,6 +88,11 @@ def permutation_p(x, y, method, permutations, seed):
     return extreme / len(orders) if exact else (extreme + 1) / (len(orders) + 1)
 
 
+def predictor_names(resource_levels):
+    """The predictors a run correlates with: the model's own, and resource_<scale> per scale."""
+    return [*MODEL_PREDICTORS, *(f"resource_{scale}" for scale in sorted(resource_levels))]
+
+
 def predictor_values(scores, index, resource_levels):
     """{predictor: (languages, array rows × languages)} for the languages each one covers."""
     languages = scores.languages
@@ -104,7 +110,7 @@ def predictor_values(scores, index, resource_levels):
     for scale, levels in sorted(resource_levels.items()):
         covered = [lang for lang in languages if lang in levels]
         column = np.array([levels[lang] for lang in covered], dtype=float)
-        values["resource_" + scale] = (covered, np.broadcast_to(column, (len(index), len(covered))))
+        values[f"resource_{scale}"] = (covered, np.broadcast_to(column, (len(index), len(covered))))
     return values
 
 
@@ -149,8 +155,12 @@ def correlation_rows(model, scores, resource_levels, noise_floor, resamples, per
                         degradation[metric], values, languages, scores.languages, method, permutations, seed, level
                     )
                     below = [lang for lang in languages if below_floor[scores.languages.index(lang)]]
-                    if below and "value" in row:
-                        note = f"ΔBPB below the noise floor in {', '.join(below)}"
-                        row["note"] = "; ".join(filter(None, [row["note"], note]))
+                    unscaled = [lang for lang in scores.languages if lang not in languages]
+                    notes = [
+                        row["note"],
+                        f"ΔBPB below the noise floor in {', '.join(below)}" if below and "value" in row else "",
+                        f"no level for {', '.join(unscaled)}: left out" if unscaled else "",
+                    ]
+                    row["note"] = "; ".join(filter(None, notes))
                     rows.append({"model": model, "strategy": strategy, "metric": metric, "predictor": predictor, **row})
     return rows

@@ -1,54 +1,78 @@
 """The noise floor: how far BPB moves when only the numerics change.
 
 The same model scores the same test segments in the evaluation dtype and in a second
-dtype (float32 vs bfloat16). No weight changes, so any BPB shift is numerical noise;
-the largest shift over languages is the floor an effect must exceed to count as real,
-and a ratio whose denominator is below it is undefined. The second scoring may cover
-only the first segments of each language (bfloat16 is slow on CPUs without bf16
-matrix units); the floor then compares the two dtypes on those segments, and a shift
-averaged over fewer tokens tends to be larger, so the floor errs on the safe side.
+dtype (float32 vs bfloat16). No weight changes, so any BPB shift is numerical noise.
+The largest shift over languages is measured with a paired bootstrap over the rescored
+segments, and the upper end of its interval is the floor an effect must exceed to count
+as real; a ratio whose denominator is below it is undefined. The second scoring may cover
+only the first segments of each language (bfloat16 is slow on CPUs without bf16 matrix
+units): fewer segments give a wider interval, so the floor errs on the safe side.
 
-    rows = noise_floor_rows("smollm2-135m", fp32_rows, bf16_rows, "float32", "bfloat16")
+    rows = noise_floor_rows("smollm2-135m", fp32_rows, bf16_rows, "float32", "bfloat16",
+                            resamples=1000, seed=0, level=0.95)
     write_tsv("results/noise_floor/smollm2-135m.tsv", rows, COLUMNS)
     floor = read_noise_floor("results/noise_floor/smollm2-135m.tsv")
 """
 
+import numpy as np
+
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.stats.bootstrap import resample_indices
+from quant_fairness.stats.bootstrap import percentile_interval, resample_indices
 from quant_fairness.stats.disparity import language_metrics
 from quant_fairness.stats.paired import paired_scores
 from quant_fairness.tables import read_tsv
 
-COLUMNS = ("model", "scope", "metric", "value")
+COLUMNS = ("model", "scope", "metric", "value", "ci_low", "ci_high")
+LARGEST = ("floor", "largest_shift_bpb")
 FLOOR = ("floor", "noise_floor_bpb")
 
 
-def noise_floor_rows(model, reference_rows, other_rows, reference_dtype, other_dtype):
-    """Per language BPB in both dtypes and its shift, then the floor: the largest |shift|."""
+def _row(model, scope, metric, series, level):
+    row = {"model": model, "scope": scope, "metric": metric, "value": float(series[0])}
+    interval = percentile_interval(series[1:], level) if len(series) > 1 else None
+    if interval is not None:
+        row["ci_low"], row["ci_high"] = interval
+    return row
+
+
+def noise_floor_rows(model, reference_rows, other_rows, reference_dtype, other_dtype, resamples, seed, level=0.95):
+    """Per language BPB in both dtypes and its shift, the largest |shift| over languages with its
+    interval, and the floor: the upper end of that interval."""
     rescored = {(row["lang"], row["id"]) for row in other_rows}
     same_segments = [row for row in reference_rows if (row["lang"], row["id"]) in rescored]
     if not same_segments:
         raise QuantFairnessError(f"the {other_dtype} scores share no segment with the {reference_dtype} baseline")
+    # The second dtype plays the part of a strategy.
     scores = paired_scores(same_segments, {other_dtype: other_rows})
-    # The second dtype plays the part of a strategy; the point estimate is all we need.
-    every_segment = resample_indices(len(scores.ids), 0, 0)
+    index = resample_indices(len(scores.ids), resamples, seed)
     rows, shifts = [], []
     for lang in scores.languages:
-        metrics = language_metrics(scores, other_dtype, lang, every_segment)
-        shifts.append(abs(metrics["delta_bpb"][0]))
+        metrics = language_metrics(scores, other_dtype, lang, index)
+        shifts.append(np.abs(metrics["delta_bpb"]))
         for metric, name in [
             ("bpb_" + reference_dtype, "bpb_baseline"),
             ("bpb_" + other_dtype, "bpb_quantized"),
             ("bpb_shift", "delta_bpb"),
         ]:
-            rows.append({"model": model, "scope": lang, "metric": metric, "value": float(metrics[name][0])})
-    rows.append({"model": model, "scope": FLOOR[0], "metric": FLOOR[1], "value": float(max(shifts))})
-    return rows
+            rows.append(_row(model, lang, metric, metrics[name], level))
+    largest = _row(model, *LARGEST, np.max(shifts, axis=0), level)
+    floor = largest.get("ci_high", largest["value"])
+    return [*rows, largest, {"model": model, "scope": FLOOR[0], "metric": FLOOR[1], "value": floor}]
+
+
+def floor_of(rows):
+    """The floor (bits/byte) among noise-floor rows."""
+    for row in rows:
+        if (row["scope"], row["metric"]) == FLOOR:
+            return float(row["value"])
+    raise QuantFairnessError(f"no {FLOOR[0]}/{FLOOR[1]} row: expected the rows of noise_floor_rows")
 
 
 def read_noise_floor(path):
     """The floor (bits/byte) from a noise-floor table."""
-    for row in read_tsv(path):
-        if (row["scope"], row["metric"]) == FLOOR:
-            return float(row["value"])
-    raise QuantFairnessError(f"{path} has no {FLOOR[0]}/{FLOOR[1]} row: expected a table from the noise_floor rule")
+    try:
+        return floor_of(read_tsv(path))
+    except QuantFairnessError:
+        raise QuantFairnessError(
+            f"{path} has no {FLOOR[0]}/{FLOOR[1]} row: expected a table from the noise_floor rule"
+        ) from None

@@ -9,6 +9,7 @@ every strategy is scored on the same ids as the baseline. Resampling positions o
     scores.baseline["he"], scores.tokens["he"], scores.n_bytes["he"]
 """
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import numpy as np
 
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.tables import read_scores
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ def paired_scores(baseline_rows, strategy_rows):
     ids = sorted(set.intersection(*per_language))
     if not ids:
         raise QuantFairnessError(f"no segment id is scored in every language of {languages}")
+    dropped = {lang: len(scored) - len(ids) for lang, scored in zip(languages, per_language, strict=True)}
+    if any(dropped.values()):
+        log.warning("segments scored in some languages only are left out of every statistic: %s", dropped)
     return PairedScores(
         ids,
         languages,

@@ -4,7 +4,8 @@ A predicate is Python expression syntax, parsed with `ast` and checked node by n
 comparisons (<, >, <=, >=, chained) of quantities, numbers and + - * /, joined by `and`.
 Nothing else is accepted, and nothing is ever passed to eval. claims.py evaluates them.
 
-    claims = load_claims("config/claims.yaml", config["strategy_specs"])
+    claims = load_claims("config/claims.yaml", config["strategy_specs"], config["languages"],
+                         predictor_names(config["resource_levels"]))      # stats.correlation
     claim = parse_claim({"id": "x", "source": "001.txt", "sentence": "...",
                          "predicate": "disparity(seed_keep5) < disparity(seed_absmax_int4)"})
 """
@@ -20,15 +21,16 @@ from quant_fairness.errors import QuantFairnessError
 from quant_fairness.stats.metrics import ratio
 
 CLAIM_KEYS = {"id", "source", "sentence", "predicate"}
-QUANTITIES = {  # name: number of arguments (a strategy first)
-    "disparity": 1,
-    "degradation": 2,
-    "group_degradation": 2,
-    "pearson": 2,
-    "spearman": 2,
-    "pearson_p": 2,
-    "spearman_p": 2,
+QUANTITIES = {  # name: what each argument names
+    "disparity": ("strategy",),
+    "degradation": ("strategy", "language"),
+    "group_degradation": ("strategy", "group"),
+    "pearson": ("strategy", "predictor"),
+    "spearman": ("strategy", "predictor"),
+    "pearson_p": ("strategy", "predictor"),
+    "spearman_p": ("strategy", "predictor"),
 }
+GROUPS = ("high", "low")  # the groups of both protocols
 COMPARISONS = {ast.Lt: np.less, ast.Gt: np.greater, ast.LtE: np.less_equal, ast.GtE: np.greater_equal}
 # Division is a ratio (metrics.ratio): undefined, never ±inf, where the denominator is <= 0.
 ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: ratio}
@@ -83,8 +85,10 @@ def _check_term(node, claim_id):
             for arg in node.args:
                 _check_term(arg, claim_id)
         elif name in QUANTITIES:
-            if len(node.args) != QUANTITIES[name]:
-                raise QuantFairnessError(fail + f"{name}() takes {QUANTITIES[name]} arguments, got {len(node.args)}")
+            if len(node.args) != len(QUANTITIES[name]):
+                raise QuantFairnessError(
+                    fail + f"{name}() takes {len(QUANTITIES[name])} arguments, got {len(node.args)}"
+                )
             for arg in node.args:
                 if not (isinstance(arg, ast.Name) or (isinstance(arg, ast.Constant) and isinstance(arg.value, str))):
                     raise QuantFairnessError(fail + f"{name}() arguments are names, got {ast.unparse(arg)!r}")
@@ -106,18 +110,36 @@ def parse_claim(entry):
     return Claim(str(entry["id"]), str(entry["source"]), str(entry["sentence"]), str(entry["predicate"]), tree)
 
 
-def claim_strategies(claim):
-    """The strategies a claim's quantities name (their first argument)."""
-    return {
-        argument(node.args[0])
+def claim_arguments(claim):
+    """(kind, name, quantity text) of every argument of the claim's quantities, kind being one of
+    strategy, language, group, predictor."""
+    return [
+        (kind, argument(arg), ast.unparse(node))
         for node in ast.walk(claim.tree)
         if isinstance(node, ast.Call) and node.func.id in QUANTITIES
-    }
+        for kind, arg in zip(QUANTITIES[node.func.id], node.args, strict=True)
+    ]
 
 
-def load_claims(path, strategy_specs=None):
-    """The claims of a claims file; with `strategy_specs`, each named strategy must be defined
-    there (a typo would otherwise read as a strategy the run left out)."""
+def claim_strategies(claim):
+    """The strategies a claim's quantities name (their first argument)."""
+    return {name for kind, name, _ in claim_arguments(claim) if kind == "strategy"}
+
+
+def check_arguments(claim, strategy_specs=None, languages=None, predictors=None):
+    """Every strategy, language, group and predictor a claim names exists in this run: a typo
+    would otherwise read as something the run left out and make the claim undefined."""
+    known = {"strategy": strategy_specs, "language": languages, "group": GROUPS, "predictor": predictors}
+    for kind, name, text in claim_arguments(claim):
+        if known[kind] is not None and name not in known[kind]:
+            raise QuantFairnessError(
+                f"claim {claim.id!r}: {text} names {kind} {name!r}, which is not defined; "
+                f"expected one of {sorted(known[kind])}"
+            )
+
+
+def load_claims(path, strategy_specs=None, languages=None, predictors=None):
+    """The claims of a claims file, each argument checked against what is given (see check_arguments)."""
     path = Path(path)
     if not path.is_file():
         raise QuantFairnessError(
@@ -135,7 +157,5 @@ def load_claims(path, strategy_specs=None):
         if claim.id in seen:
             raise QuantFairnessError(f"{path}: claim id {claim.id!r} appears twice")
         seen.add(claim.id)
-        unknown = sorted(claim_strategies(claim) - set(strategy_specs or claim_strategies(claim)))
-        if unknown:
-            raise QuantFairnessError(f"{path}: claim {claim.id!r} names undefined strategy {unknown[0]!r}")
+        check_arguments(claim, strategy_specs, languages, predictors)
     return claims
