@@ -19,11 +19,11 @@ import torch
 import yaml
 from snakemake.utils import update_config
 
-from quant_fairness.data.batches import calibration_batches
-from quant_fairness.data.corpus import first_segments, read_split
+from quant_fairness.data.corpus import read_split
 from quant_fairness.data.models import load_model
 from quant_fairness.plan import model_strategies
-from quant_fairness.quantize.apply import apply_strategy
+from quant_fairness.quantize.apply import quantize_model
+from quant_fairness.quantize.calibration import calibration_languages
 from quant_fairness.quantize.salience import salience_mask
 from quant_fairness.quantize.strategies import parse_strategy
 
@@ -45,13 +45,9 @@ def time_strategy(model_dir, strategy, config, calibration):
         started = time.perf_counter()
         indices, _ = salience_mask(model, tokenizer, calibration, strategy, config["groups"], batch_tokens)
         salience_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    batches = None
-    if strategy.needs_calibration:
-        rows = first_segments(calibration, languages, strategy.calibration_segments)
-        batches = calibration_batches(tokenizer, rows, batch_tokens)
-    storage = apply_strategy(model, strategy, indices, batches)
-    return time.perf_counter() - started, salience_seconds, storage
+    chosen = calibration_languages(strategy, config["groups"], languages)
+    storage, seconds = quantize_model(model, tokenizer, strategy, indices, calibration, batch_tokens, chosen)
+    return seconds, salience_seconds, storage
 
 
 def main():

@@ -13,7 +13,9 @@ from quant_fairness.evaluate.sweep import TEST_SCOPES, SweepResult, sweep_tables
 from quant_fairness.plan import preservation_points
 from quant_fairness.provenance import PROVENANCE
 from quant_fairness.report.figures import (
+    plot_calibration,
     plot_delta_bpb,
+    plot_divergence,
     plot_layer_sweep,
     plot_pareto,
     plot_preservation,
@@ -21,7 +23,13 @@ from quant_fairness.report.figures import (
 )
 from quant_fairness.stats.claims import COLUMNS as CLAIM_COLUMNS
 from quant_fairness.stats.claims import claim_rows, protocols
-from quant_fairness.stats.comparison import COMPARISON_COLUMNS, RANKING_COLUMNS, compare_strategies
+from quant_fairness.stats.comparison import (
+    COMPARISON_COLUMNS,
+    LANGUAGE_COLUMNS,
+    RANKING_COLUMNS,
+    compare_strategies,
+    language_differences,
+)
 from quant_fairness.stats.correlation import COLUMNS as CORRELATION_COLUMNS
 from quant_fairness.stats.correlation import correlation_rows
 from quant_fairness.stats.disparity import COLUMNS, disparity_rows
@@ -56,6 +64,7 @@ CONFIG = {
         "bootstrap_resamples": 100,
         "ci_level": 0.95,
         "noise_floor_dtype": "bfloat16",
+        "noise_floor_segments": 8,
         "seed_protocol": {"groups": GROUPS, "segments": 1},
     },
     "evaluation": {"dtype": "float32"},
@@ -69,14 +78,16 @@ def _scores():
     rng = np.random.default_rng(0)
     base = {(lang, f"{i:03d}"): float(rng.uniform(20, 40)) for lang in LANGUAGES for i in range(30)}
 
-    def rows(strategy, shifts):
+    def rows(strategy, shifts, compared=True):
+        # A strategy's distributions move with its loss: KL of a tenth of it, one position in ten changed.
         return [
             {"model": "tiny", "strategy": strategy, "lang": lang, "id": i, "tokens": 10, "bytes": 25}
             | {"nll": nll + shifts.get(lang, 0.0)}
+            | ({"kl_divergence": 0.1 * shifts.get(lang, 0.0) + 0.01, "top1_agreement": 9} if compared else {})
             for (lang, i), nll in base.items()
         ]
 
-    return rows("baseline", {}), {name: rows(name, shift) for name, shift in SHIFTS.items()}
+    return rows("baseline", {}, compared=False), {name: rows(name, shift) for name, shift in SHIFTS.items()}
 
 
 def _write_json(path, entry):
@@ -94,6 +105,9 @@ def write_fixture_results(folder):
     comparisons, ranking = compare_strategies("tiny", scores, GROUPS, "en", FLOOR, 100, 0)
     write_tsv(folder / "comparisons.tsv", comparisons, COMPARISON_COLUMNS)
     write_tsv(folder / "ranking.tsv", ranking, RANKING_COLUMNS)
+    # The fixture's calibration settings: keep5 read as if it were a calibration setting of lossy.
+    calibration = language_differences("tiny", scores, [("keep5", "lossy")], GROUPS, "en", FLOOR, 100, 0)
+    write_tsv(folder / "calibration.tsv", calibration, LANGUAGE_COLUMNS)
     correlation = correlation_rows("tiny", scores, CONFIG["resource_levels"], FLOOR, 100, 100, 0)
     write_tsv(folder / "correlation.tsv", correlation, CORRELATION_COLUMNS)
     claims = [
@@ -223,6 +237,7 @@ def write_fixture_results(folder):
         "ranking": "ranking.tsv",
         "correlation": "correlation.tsv",
         "comparisons": "comparisons.tsv",
+        "calibration": "calibration.tsv",
         "noise_floor": "floor.tsv",
         "sweep_steps": "sweep_steps.tsv",
         "sweep_test": "sweep_test.tsv",
@@ -248,15 +263,16 @@ def write_fixture_results(folder):
 
 
 def write_figures(folder, disparity, correlation):
-    """The report's five figures, drawn by the real figure functions from the fixture tables."""
+    """The report's seven figures, drawn by the real figure functions from the fixture tables."""
     figures = folder / "figures"
-    paths = [
-        figures / f"{name}.png" for name in ("delta_bpb", "preservation", "layer_sweep", "pareto", "resource_scatter")
-    ]
+    names = ("delta_bpb", "divergence", "calibration", "preservation", "layer_sweep", "pareto", "resource_scatter")
+    paths = [figures / f"{name}.png" for name in names]
     plot_delta_bpb({"tiny": disparity}, LANGUAGES, ["lossy", "en_lossless"], paths[0])
-    plot_preservation({"tiny": (preservation_points(CONFIG, "tiny"), disparity)}, paths[1])
+    plot_divergence({"tiny": disparity}, LANGUAGES, ["lossy", "en_lossless"], paths[1])
+    plot_calibration({"tiny": read_tsv(folder / "calibration.tsv")}, paths[2])
+    plot_preservation({"tiny": (preservation_points(CONFIG, "tiny"), disparity)}, paths[3])
     single = [{"layer": "1", "robust_disparity": "3.5"}, {"layer": "0", "robust_disparity": "3.6"}]
-    plot_layer_sweep({"tiny": (single, [{"layers": "0,1"}])}, paths[2])
-    plot_pareto({"tiny": ({"lossy": 4.0, "keep5": 5.6, "en_lossless": 8.1}, disparity)}, paths[3])
-    plot_resource_scatter({"tiny": (disparity, correlation, "lossy")}, CONFIG["resource_levels"], paths[4])
+    plot_layer_sweep({"tiny": (single, [{"layers": "0,1"}])}, paths[4])
+    plot_pareto({"tiny": ({"lossy": 4.0, "keep5": 5.6, "en_lossless": 8.1}, disparity)}, paths[5])
+    plot_resource_scatter({"tiny": (disparity, correlation, "lossy")}, CONFIG["resource_levels"], paths[6])
     return paths

@@ -86,8 +86,11 @@ def test_claims_naming_an_undefined_strategy_are_refused(tmp_path):
 @pytest.mark.parametrize(
     "predicate, message",
     [
-        ("degradation(q, hb) > 0", "degradation(q, hb) names language 'hb', which is not defined"),
-        ("group_degradation(q, middle) > 0", "names group 'middle', which is not defined; expected one of ['high'"),
+        ("degradation(q, hb) > 0", "names language 'hb', which is not a language of this run nor a language code"),
+        (
+            "group_degradation(q, middle) > 0",
+            "names group 'middle', which is not defined; expected one of ['all', 'high', 'low']",
+        ),
         ("pearson(q, resource_sed) < 0", "names predictor 'resource_sed', which is not defined"),
     ],
 )
@@ -107,12 +110,31 @@ def test_shipped_claims_name_defined_strategies_languages_and_predictors():
     assert load_claims(ROOT / "config/claims.yaml", config["strategy_specs"], config["languages"], predictors)
 
 
-def test_shipped_claims_quote_their_seed_note_verbatim():
+def test_shipped_claims_quote_their_seed_note_verbatim_or_cite_a_reference():
     seeds = ROOT.parent / "shared/seeds"
     if not seeds.is_dir():
         pytest.skip(f"the seed notes are not beside this checkout ({seeds})")
+    bibliography = (ROOT / "report/references.bib").read_text(encoding="utf-8")
     for claim in load_claims(ROOT / "config/claims.yaml"):
-        assert claim.sentence in (seeds / claim.source).read_text(encoding="utf-8"), claim.id
+        if (seeds / claim.source).is_file():
+            assert claim.sentence in (seeds / claim.source).read_text(encoding="utf-8"), claim.id
+        else:  # a paper's claim: a references.bib key, checked under the robust protocol only
+            assert f"{{{claim.source}," in bibliography and claim.protocols == ("robust",), claim.id
+
+
+def test_a_claim_from_the_literature_is_not_checked_under_the_seed_protocol(score_rows):
+    claim = parse_claim(
+        {
+            "id": "paper",
+            "source": "someone2026",
+            "sentence": "All beats English.",
+            "predicate": "group_degradation(q, all) > 0",
+            "protocols": ["robust"],
+        }
+    )
+    rows = _check([claim], _scores(score_rows, {"q": {"en": 2.0, "he": 6.0, "ar": 6.0}}))
+    assert rows[("paper", "seed")]["verdict"] == "not applicable"
+    assert rows[("paper", "robust")]["verdict"] == "holds"  # the mean over every language, "all"
 
 
 def test_a_claim_flips_when_the_data_flips(score_rows):

@@ -53,16 +53,21 @@ def test_unknown_strategy_and_language_fail_in_one_line(tiny_model_dir, tmp_path
 
 def test_calibrated_strategy_needs_and_uses_calibration_text(tiny_model_dir, tmp_path):
     split = str(_split(tmp_path))
+    calibration = tmp_path / "calibration.jsonl"
+    texts = {"en": "In the beginning God created the heaven and the earth.", "ar": "في البدء خلق الله السماوات والأرض"}
+    calibration.write_text("".join(json.dumps({"id": "1", "lang": k, "text": v}) + "\n" for k, v in texts.items()))
     config = tmp_path / "config.yaml"
     config.write_text(
         json.dumps(
             {
+                "languages": ["en", "ar"],
                 "groups": {"high": ["en"], "low": ["ar"]},
                 "strategy_specs": {
-                    "gptq": {"quantizer": "gptq", "bits": 4, "group_size": 16},
+                    "gptq": {"quantizer": "gptq", "bits": 4, "group_size": 16, "calibration_tokens": 8},
+                    "gptq_big": {"quantizer": "gptq", "bits": 4, "group_size": 16, "calibration_tokens": 10000},
                     "guided": {
                         "quantizer": "seed_absmax",
-                        "protect": {"salience": {"method": "fisher", "top_percent": 5}},
+                        "protect": {"salience": {"method": "fisher", "top_percent": 5, "segments": 1}},
                     },
                 },
             }
@@ -72,9 +77,27 @@ def test_calibrated_strategy_needs_and_uses_calibration_text(tiny_model_dir, tmp
     refused = _run(*common, "--strategy", "gptq")
     assert refused.returncode == 2 and "pass --calibration" in refused.stderr
     for strategy in ("gptq", "guided"):
-        result = _run(*common, "--strategy", strategy, "--calibration", split)
+        result = _run(*common, "--strategy", strategy, "--calibration", str(calibration))
         assert result.returncode == 0, result.stderr
-        assert set(json.loads(result.stdout)["languages"]) == {"en", "ar"}
+        report = json.loads(result.stdout)
+        assert set(report["languages"]) == {"en", "ar"}
+        for lang in ("en", "ar"):  # compared with the unquantized model it started as
+            assert report["languages"][lang]["kld_bpb"] > 0 and 0 <= report["languages"][lang]["top1_agreement"] <= 1
+    # --calibration-languages stands in for the strategy's own setting, and is checked.
+    english = _run(*common, "--strategy", "gptq", "--calibration", str(calibration), "--calibration-languages", "en")
+    assert english.returncode == 0, english.stderr
+    assert json.loads(english.stdout)["calibration_languages"] == ["en"]
+    matched = _run(
+        *common, "--strategy", "gptq", "--calibration", str(calibration), "--calibration-languages", "matched"
+    )
+    assert matched.returncode == 0, matched.stderr
+    assert json.loads(matched.stdout)["calibration_languages"] == "matched"
+    typo = _run(*common, "--strategy", "gptq", "--calibration", str(calibration), "--calibration-languages", "sw")
+    assert typo.returncode == 2 and "--calibration-languages 'sw' is not a group" in typo.stderr
+    too_little = _run(*common, "--strategy", "gptq_big", "--calibration", str(calibration))
+    assert (
+        too_little.returncode == 2 and "fewer than its share of 5000 of calibration_tokens 10000" in too_little.stderr
+    )
 
 
 def _statistics_results(tmp_path, score_rows):

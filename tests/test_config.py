@@ -94,11 +94,19 @@ BAD = [
     (lambda c: c["stats"]["seed_protocol"].update(segments=30), "stats.seed_protocol.segments 30 is more than the 20"),
     (
         lambda c: c["strategy_specs"]["gptq_int4_g32"].update(calibration_segments=99),
-        "strategy 'gptq_int4_g32' calibration_segments 99 is more than the 24 segments per language of the calibration",
+        "strategy 'gptq_int4_g32': calibration_segments was replaced by calibration_tokens",
     ),
     (
-        lambda c: c["strategy_specs"]["seed_guided_low5"]["protect"]["salience"].update(segments=25),
-        "strategy 'seed_guided_low5' salience segments 25 is more than the 24",
+        lambda c: c["strategy_specs"]["seed_guided_low5"]["protect"]["salience"].update(segments=73),
+        "strategy 'seed_guided_low5' salience segments 73 is more than the 72",
+    ),
+    (
+        lambda c: c["strategy_specs"]["gptq_int4_g32_en"].update(calibration_languages="yo"),
+        "strategy 'gptq_int4_g32_en': calibration language 'yo' is not in languages",
+    ),
+    (
+        lambda c: c["strategy_specs"]["rtn_int4_g32"].update(calibration_languages="matched"),
+        "strategy 'rtn_int4_g32': calibration_languages 'matched' applies to GPTQ and AWQ",
     ),
 ]
 

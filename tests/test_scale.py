@@ -86,7 +86,7 @@ def test_a_sentence_without_url_in_one_language_leaves_the_other_ids_aligned(tmp
 
 def test_flores_that_cannot_be_reached_is_one_line_naming_language_and_remedy():
     code = (
-        "from quant_fairness.data.corpus import load_flores\n"
+        "from quant_fairness.data.flores import load_flores\n"
         "load_flores('openlanguagedata/flores_plus', {'he': 'heb_Hebr'}, ['he'])\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **OFFLINE})

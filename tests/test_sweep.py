@@ -144,6 +144,6 @@ def test_seed_api_simulate_int4_and_quick_sweep(tmp_path):
     selection = tmp_path / "selection.jsonl"
     selection.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in split_rows()))
     fresh, untouched = trained_tiny_model("llama"), trained_tiny_model("llama")
-    layers = quick_sweep(fresh, tiny_tokenizer(), top_n=2, selection=selection, groups=GROUPS)
+    layers = quick_sweep(fresh, tiny_tokenizer(), top_n=2, selection=selection, groups=GROUPS, segments=3)
     assert len(layers) == 2 and all(0 <= layer < 3 for layer in layers)
     assert torch.equal(fresh.lm_head.weight, untouched.lm_head.weight)

@@ -33,6 +33,7 @@ effects = effect_rows(
     stats["bootstrap_resamples"],
     stats["seed"],
     stats["ci_level"],
+    read_noise_floor(files.noise_floor, "kld"),
 )
 write_tsv(snakemake.output.effects, effects, EFFECT_COLUMNS)
 log.info("%s: %d artifacts sized, %d scored from their files", model_name, len(catalogue), len(scored))

@@ -3,6 +3,8 @@
 
 from quant_fairness.artifacts.fairness_patch import fair_model
 from quant_fairness.data.corpus import read_split
+from quant_fairness.data.models import load_model
+from quant_fairness.evaluate.divergence import Reference, ReferenceHead
 from quant_fairness.evaluate.score import TokenizedSplit
 from quant_fairness.runlog import start_job
 from quant_fairness.tables import write_scores
@@ -11,10 +13,15 @@ log = start_job(snakemake.log[0], snakemake.threads)
 rows = read_split(snakemake.input.split, snakemake.params.languages)
 # Scored as the score tables it is compared with: same dtype, device and batches.
 evaluation = snakemake.params.evaluation
+# The rebuilt model's KL divergence from the unquantized reference, whose head it may not share.
+reference, head = (
+    Reference.read(snakemake.input.reference),
+    ReferenceHead.of(load_model(snakemake.input.model, evaluation["dtype"])[0]),
+)
 with fair_model(snakemake.input.base, snakemake.input.patch, evaluation["dtype"], evaluation["device"]) as loaded:
     model, tokenizer = loaded
     label = f"model {snakemake.wildcards.model!r}, artifact {snakemake.params.label!r}"
-    scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model, label)
+    scores = TokenizedSplit(model, tokenizer, rows, evaluation["batch_tokens"]).score(model, label, reference, head)
 write_scores(snakemake.output.scores, snakemake.wildcards.model, snakemake.params.label, scores)
 log.info(
     "%s/%s: %d segments scored from the artifact files", snakemake.wildcards.model, snakemake.params.label, len(scores)

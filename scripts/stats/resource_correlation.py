@@ -14,6 +14,7 @@ rows = correlation_rows(
     load_paired(snakemake.input.baseline, snakemake.input.strategies),
     snakemake.params.resource_levels,
     noise_floor=read_noise_floor(snakemake.input.noise_floor),
+    kld_floor=read_noise_floor(snakemake.input.noise_floor, "kld"),
     resamples=stats["bootstrap_resamples"],
     permutations=stats["permutation_resamples"],
     seed=stats["seed"],

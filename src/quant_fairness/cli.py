@@ -40,74 +40,147 @@ import yaml
 
 from quant_fairness.data.corpus import read_split
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.quantize.strategies import strategy_named
+from quant_fairness.quantize.strategies import CALIBRATION_GROUPS, MATCHED, parse_strategy, strategy_named
 from quant_fairness.stats.comparison import COMPARED
-from quant_fairness.stats.metrics import bpb, ppl
+from quant_fairness.stats.metrics import bpb, delta_bpb, kld_bpb, kld_per_token, ppl, top1_agreement
 
 
 def _calibration(args, model_dir, dtype, strategy, config, langs, device="cpu"):
-    """Calibration rows and, for language-aware protection, the salience mask they select."""
+    """(calibration rows, their languages, salience mask): the text GPTQ and AWQ read (the
+    strategy's calibration_languages among the config's languages, or each scored language for
+    matched) and, for language-aware protection, the salience mask the groups' text selects."""
     if strategy is None or not (strategy.needs_calibration or strategy.needs_salience):
-        return None, None
+        return None, None, None
     if not args.calibration:
         raise QuantFairnessError(
             f"strategy {strategy.name!r} reads calibration text: "
             "pass --calibration (e.g. resources/corpus/calibration.jsonl)"
         )
-    from quant_fairness.data.corpus import first_segments
     from quant_fairness.data.models import load_model
+    from quant_fairness.quantize.calibration import calibration_languages
     from quant_fairness.quantize.salience import salience_mask
 
     rows = read_split(args.calibration)
-    languages = langs or sorted({row["lang"] for row in rows})
+    available = sorted({row["lang"] for row in rows})
+    pool = langs if strategy.matched else config.get("languages", available)
+    languages = calibration_languages(strategy, config["groups"], pool)
+    named = strategy.calibration_languages if isinstance(strategy.calibration_languages, tuple) else ()
+    missing = [lang for lang in [*languages, *named] if lang not in available]
+    if strategy.needs_calibration and missing:
+        raise QuantFairnessError(
+            f"--calibration {args.calibration} has no text in {missing[0]!r}, a calibration language of "
+            f"{strategy.name!r}; it has {available}"
+        )
     indices = None
     if strategy.needs_salience:
         # Salience is measured on the config's groups, whatever --langs scores.
         model, tokenizer = load_model(model_dir, dtype, device)
         indices, _ = salience_mask(model, tokenizer, rows, strategy, config["groups"], args.batch_tokens)
-    return first_segments(rows, languages, strategy.calibration_segments), indices
+    return rows, languages, indices
+
+
+def _strategy(args, config):
+    """The --strategy of --config's strategy_specs, with --calibration-languages in place of its own."""
+    name = args.strategy
+    strategy_named(name, config["strategy_specs"])  # one line if it is not defined
+    spec = dict(config["strategy_specs"][name])
+    if args.calibration_languages:
+        chosen = args.calibration_languages.split(",")
+        spec["calibration_languages"] = chosen[0] if len(chosen) == 1 else chosen
+        # A language the config does not list is refused here, or, without one, by the calibration file.
+        for lang in chosen if "languages" in config else ():
+            if lang not in (*CALIBRATION_GROUPS, MATCHED, *config["languages"]):
+                raise QuantFairnessError(
+                    f"--calibration-languages {lang!r} is not a group {list(CALIBRATION_GROUPS)}, {MATCHED!r} "
+                    f"or a language of --config {config['languages']}"
+                )
+    return parse_strategy(name, spec)
+
+
+def _language_sums(scores):
+    """{lang: {column: sum over its segments}} of score rows."""
+    sums = {}
+    for row in scores:
+        entry = sums.setdefault(row["lang"], defaultdict(float))
+        for column in ("nll", "tokens", "bytes", "kl_divergence", "top1_agreement"):
+            entry[column] += row.get(column) or 0
+    return dict(sorted(sums.items()))
 
 
 def _score(args):
     from quant_fairness.data.models import load_model
+    from quant_fairness.evaluate.quantized import quantize_and_score
     from quant_fairness.evaluate.score import TokenizedSplit
-    from quant_fairness.quantize.apply import quantize_model
 
     strategy, config = None, {}
     if args.strategy:
         config = _config(args.config)
-        strategy = strategy_named(args.strategy, config["strategy_specs"])
+        strategy = _strategy(args, config)
+    elif args.calibration_languages:
+        raise QuantFairnessError("--calibration-languages goes with --strategy (a GPTQ or AWQ strategy)")
     langs = args.langs.split(",") if args.langs else None
-    calibration_rows, salience_indices = _calibration(
-        args, args.model, args.dtype, strategy, config, langs, args.device
+    rows = read_split(args.split, langs)
+    calibration_rows, calibration, salience_indices = _calibration(
+        args, args.model, args.dtype, strategy, config, langs or sorted({row["lang"] for row in rows}), args.device
     )
     model, tokenizer = load_model(args.model, args.dtype, args.device)
-    split = TokenizedSplit(model, tokenizer, read_split(args.split, langs), args.batch_tokens)
-    storage = None
-    if strategy is not None:
-        storage, _ = quantize_model(model, tokenizer, strategy, salience_indices, calibration_rows, args.batch_tokens)
-    scores = split.score(model, f"model {args.model!r}, strategy {args.strategy or 'baseline'!r}")
-    sums = defaultdict(lambda: [0.0, 0, 0])
-    for row in scores:
-        entry = sums[row["lang"]]
-        entry[0] += row["nll"]
-        entry[1] += row["tokens"]
-        entry[2] += row["bytes"]
-    result = {
-        "strategy": args.strategy or "baseline",
+    split = TokenizedSplit(model, tokenizer, rows, args.batch_tokens)
+    label, storage = f"model {args.model!r}", None
+    if strategy is None:
+        scores = split.score(model, label)
+    else:
+        # The unquantized model first: its scores are the baseline and its distributions the reference.
+        baseline, reference = split.record(model, label)
+        del model
+        result = quantize_and_score(
+            args.model,
+            rows,
+            strategy,
+            reference,
+            f"{label}, strategy {strategy.name!r}",
+            calibration_rows,
+            calibration,
+            salience_indices,
+            args.dtype,
+            args.device,
+            args.batch_tokens,
+        )
+        scores, storage = result.scores, result.storage
+    languages, reference_sums = {}, {} if strategy is None else _language_sums(baseline)
+    for lang, s in _language_sums(scores).items():
+        entry = {"bpb": float(bpb(s["nll"], s["bytes"])), "ppl": float(ppl(s["nll"], s["tokens"]))}
+        entry |= {"tokens": int(s["tokens"]), "bytes": int(s["bytes"])}
+        if strategy is not None:
+            base = reference_sums[lang]
+            entry["delta_bpb"] = float(delta_bpb(entry["bpb"], bpb(base["nll"], base["bytes"])))
+            entry["kld_bpb"] = float(kld_bpb(s["kl_divergence"], s["bytes"]))
+            entry["kld_per_token"] = float(kld_per_token(s["kl_divergence"], s["tokens"]))
+            entry["top1_agreement"] = float(top1_agreement(s["top1_agreement"], s["tokens"]))
+        languages[lang] = entry
+    summary = {
+        "strategy": strategy.name if strategy else "baseline",
+        "calibration_languages": strategy.calibration_languages if strategy and strategy.needs_calibration else None,
         "bits_per_weight": storage["bits_per_weight"] if storage else None,
-        "languages": {
-            lang: {"bpb": float(bpb(nll, n_bytes)), "ppl": float(ppl(nll, tokens)), "tokens": tokens, "bytes": n_bytes}
-            for lang, (nll, tokens, n_bytes) in sorted(sums.items())
-        },
+        "languages": languages,
     }
     if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    print(f"strategy {result['strategy']}" + (f", {result['bits_per_weight']:.3f} bits/weight" if storage else ""))
-    print(f"{'lang':<6}{'BPB':>10}{'PPL':>12}{'tokens':>9}{'bytes':>9}")
-    for lang, m in result["languages"].items():
-        print(f"{lang:<6}{m['bpb']:>10.4f}{m['ppl']:>12.3f}{m['tokens']:>9}{m['bytes']:>9}")
+        print(json.dumps(summary, indent=2))
+    else:
+        _print_scores(summary, divergence=strategy is not None)
+
+
+def _print_scores(summary, divergence):
+    bits = summary["bits_per_weight"]
+    print(f"strategy {summary['strategy']}" + (f", {bits:.3f} bits/weight" if bits is not None else ""))
+    extra = f"{'ΔBPB':>10}{'KLD b/B':>10}{'KLD/tok':>10}{'top-1':>8}" if divergence else ""
+    print(f"{'lang':<6}{'BPB':>10}{'PPL':>12}{'tokens':>9}{'bytes':>9}{extra}")
+    for lang, m in summary["languages"].items():
+        line = f"{lang:<6}{m['bpb']:>10.4f}{m['ppl']:>12.3f}{m['tokens']:>9}{m['bytes']:>9}"
+        if divergence:
+            line += (
+                f"{m['delta_bpb']:>10.4f}{m['kld_bpb']:>10.4f}{m['kld_per_token']:>10.4f}{m['top1_agreement']:>8.1%}"
+            )
+        print(line)
 
 
 def _model_dir(model):
@@ -235,7 +308,7 @@ def _pack(args):
     config = _config(args.config)
     strategy = strategy_named(args.strategy, config["strategy_specs"])
     model_dir = _model_dir(args.model)
-    _, salience_indices = _calibration(args, model_dir, "float32", strategy, config, None)
+    *_, salience_indices = _calibration(args, model_dir, "float32", strategy, config, None)
     manifest = pack(model_dir, strategy, Path(args.model).name, args.output, args.quantized, salience_indices)
     print(
         json.dumps(manifest, indent=2, sort_keys=True)
@@ -298,6 +371,11 @@ def build_parser():
     score.add_argument("--strategy", help="a strategy name from --config's strategy_specs")
     score.add_argument("--config", default="config.yaml")
     score.add_argument("--calibration", help="calibration split, for GPTQ, AWQ and salience-protected strategies")
+    score.add_argument(
+        "--calibration-languages",
+        help="whose calibration text GPTQ/AWQ read, in place of the strategy's: all, high, low, matched, or "
+        "comma-separated language codes",
+    )
     score.add_argument("--langs", help="comma-separated languages (default: all in the split)")
     score.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
     score.add_argument("--batch-tokens", type=int, default=1024)

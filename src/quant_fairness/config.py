@@ -77,7 +77,21 @@ def check_config(config, schema_path):
         for strategy in plan["strategies"]:
             strategy_named(strategy, config["strategy_specs"], f"experiments.{experiment}: ")
     _check_segment_counts(config)
+    _check_calibration_languages(config)
     return config
+
+
+def _check_calibration_languages(config):
+    """Every language a strategy calibrates on is one of the run's: otherwise its calibration set
+    would be empty (or silently smaller) when its job starts."""
+    for name in sorted({strategy for _, strategy in planned_runs(config)}):
+        chosen = parse_strategy(name, config["strategy_specs"][name]).calibration_languages
+        for lang in chosen if isinstance(chosen, tuple) else ():
+            if lang not in config["languages"]:
+                raise QuantFairnessError(
+                    f"strategy {name!r}: calibration language {lang!r} is not in languages {config['languages']}; "
+                    "its calibration set would be empty"
+                )
 
 
 def _check_groups(where, groups, languages):
@@ -85,7 +99,10 @@ def _check_groups(where, groups, languages):
     for group, members in groups.items():
         for lang in members:
             if lang not in languages:
-                raise QuantFairnessError(f"{where}.{group}: language {lang!r} is not in languages {languages}")
+                raise QuantFairnessError(
+                    f"{where}.{group}: language {lang!r} is not in languages {languages}; "
+                    f"set {where} to languages of this run"
+                )
     both = sorted(set(groups["high"]) & set(groups["low"]))
     if both:
         raise QuantFairnessError(f"{where}: language {both[0]!r} is in both high and low; a language is in one group")
@@ -132,8 +149,6 @@ def _check_segment_counts(config):
     ]
     for name in sorted({strategy for _, strategy in planned_runs(config)}):
         strategy = parse_strategy(name, config["strategy_specs"][name])
-        if strategy.needs_calibration:
-            asked.append((f"strategy {name!r} calibration_segments", strategy.calibration_segments, "calibration"))
         if strategy.needs_salience:
             asked.append((f"strategy {name!r} salience segments", strategy.protection.salience.segments, "calibration"))
     for where, count, split in asked:

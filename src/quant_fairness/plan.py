@@ -66,3 +66,20 @@ def preservation_points(config, model):
         if 0.0 in shares and len(shares) > 1:
             return sorted(points)
     return []
+
+
+def calibration_families(config, model):
+    """{strategy calibrated on every language: [strategies run on `model` that differ from it only in
+    calibration_languages]}: the calibration-language comparisons, each setting against `all`."""
+    families = {}
+    for name in model_strategies(config, model):
+        strategy = parse_strategy(name, config["strategy_specs"][name])
+        if strategy.needs_calibration:
+            spec = {key: value for key, value in strategy.quantizer_spec.items() if key != "calibration_languages"}
+            families.setdefault(repr((spec, strategy.protection)), []).append(strategy)
+    comparisons = {}
+    for members in families.values():
+        base = next((member for member in members if member.calibration_languages == "all"), None)
+        if base is not None and len(members) > 1:
+            comparisons[base.name] = [member.name for member in members if member is not base]
+    return comparisons

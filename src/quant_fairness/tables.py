@@ -7,15 +7,17 @@ import io
 from quant_fairness.atomic import atomic_path
 from quant_fairness.errors import QuantFairnessError
 
-SCORE_COLUMNS = ("model", "strategy", "lang", "id", "tokens", "bytes", "nll")
+# kl_divergence (nats) and top1_agreement (positions) compare a model with the unquantized
+# reference; they are NA where a table has no reference to compare with (the baseline itself).
+SCORE_COLUMNS = ("model", "strategy", "lang", "id", "tokens", "bytes", "nll", "kl_divergence", "top1_agreement")
 SALIENCE_COLUMNS = ("model", "lang", "parameter", "component", "layer", "share")
 
 
 def format_value(value):
     if value is None:
         return "NA"
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, float):  # numpy's float64 too, whose own repr names its type
+        return repr(float(value))
     return str(value)
 
 
@@ -47,6 +49,9 @@ def read_scores(path):
         raise QuantFairnessError(f"{path} has no rows: expected one row per language and segment")
     for row in rows:
         row["tokens"], row["bytes"], row["nll"] = int(row["tokens"]), int(row["bytes"]), float(row["nll"])
+        for column, kind in (("kl_divergence", float), ("top1_agreement", int)):
+            value = row.get(column, "NA")
+            row[column] = None if value == "NA" else kind(value)
     return rows
 
 

@@ -68,6 +68,8 @@ rule score_fair_artifact:
         base=f"results/artifacts/{{model}}/{ARTIFACTS['int4']}/quantized",
         patch="results/artifacts/{model}/{strategy}/patch",
         split="resources/corpus/test.jsonl",
+        model="resources/models/{model}",
+        reference="results/reference/{model}.safetensors",
         library=library("artifacts/score_fair_artifact.py"),
     output:
         scores="results/artifacts/{model}/{strategy}/fair_scores.tsv",
@@ -93,6 +95,7 @@ rule low_rank_correction:
         model="resources/models/{model}",
         base="results/artifacts/{model}/{strategy}/quantized",
         split="resources/corpus/test.jsonl",
+        reference="results/reference/{model}.safetensors",
         library=library("artifacts/low_rank_correction.py"),
     wildcard_constraints:
         rank=r"\d+",

@@ -2,6 +2,7 @@ import re
 from pathlib import Path
 
 from quant_fairness.plan import (
+    calibration_families,
     headline_strategies,
     headline_strategy,
     model_strategies,
@@ -26,7 +27,8 @@ NOISE_FLOOR_DTYPE = config["stats"]["noise_floor_dtype"]
 ARTIFACTS = config["artifacts"]
 PRESERVATION = {model: points for model in MODELS if (points := preservation_points(config, model))}
 FIGURES = [
-    f"results/figures/{name}.png" for name in ("delta_bpb", "preservation", "layer_sweep", "pareto", "resource_scatter")
+    f"results/figures/{name}.png"
+    for name in ("delta_bpb", "divergence", "calibration", "preservation", "layer_sweep", "pareto", "resource_scatter")
 ]
 # A new commit or another configuration renders a new report beside the earlier ones.
 REPORT_DIR = f"results/report/{report_version(workflow.basedir, config)}"

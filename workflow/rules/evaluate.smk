@@ -2,9 +2,11 @@ rule baseline:
     input:
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
-        library=library("evaluate/score.py"),
+        library=library("evaluate/baseline.py"),
     output:
         scores="results/scores/{model}/baseline.tsv",
+        # Per predicted position, what the KL divergence of every quantized model needs (evaluate/divergence.py).
+        reference="results/reference/{model}.safetensors",
     params:
         languages=config["languages"],
         evaluation=config["evaluation"],
@@ -18,7 +20,7 @@ rule baseline:
     resources:
         **model_job(on_device=True),
     script:
-        "../../scripts/evaluate/score.py"
+        "../../scripts/evaluate/baseline.py"
 
 
 rule baseline_all:
@@ -31,12 +33,14 @@ rule baseline_numerics:
     input:
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
-        library=library("evaluate/score.py"),
+        reference="results/reference/{model}.safetensors",
+        library=library("evaluate/baseline_numerics.py"),
     output:
         scores=f"results/scores/{{model}}/baseline_{NOISE_FLOOR_DTYPE}.tsv",
     params:
         languages=config["languages"],
         evaluation={**config["evaluation"], "dtype": NOISE_FLOOR_DTYPE},
+        reference_dtype=config["evaluation"]["dtype"],
         segments=config["stats"]["noise_floor_segments"],
     conda:
         "../../envs/quant-fairness.yaml"
@@ -46,7 +50,7 @@ rule baseline_numerics:
     resources:
         **model_job(on_device=True),
     script:
-        "../../scripts/evaluate/score.py"
+        "../../scripts/evaluate/baseline_numerics.py"
 
 
 rule layer_sweep:

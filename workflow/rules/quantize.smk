@@ -30,6 +30,7 @@ rule quantize_evaluate:
         unpack(quantize_inputs),
         model="resources/models/{model}",
         split="resources/corpus/test.jsonl",
+        reference="results/reference/{model}.safetensors",
         library=library("quantize/quantize_evaluate.py"),
     wildcard_constraints:
         strategy=STRATEGY_PATTERN,
@@ -39,6 +40,7 @@ rule quantize_evaluate:
         timing="results/timing/{model}/{strategy}.json",
     params:
         languages=config["languages"],
+        groups=config["groups"],
         evaluation=config["evaluation"],
         spec=lambda wildcards: config["strategy_specs"][wildcards.strategy],
     conda:

@@ -1,10 +1,11 @@
 rule figure_delta_bpb:
     input:
         tables=expand("results/disparity/{model}.tsv", model=MODELS),
-        library=library("report/plot_delta_bpb.py"),
+        library=library("report/plot_per_language.py"),
     output:
         report("results/figures/delta_bpb.png", caption="../report/delta_bpb.rst", category="Figures"),
     params:
+        figure="delta_bpb",
         models=MODELS,
         languages=config["languages"],
         strategies=headline_strategies(config),
@@ -16,7 +17,48 @@ rule figure_delta_bpb:
     resources:
         **LIGHT_JOB,
     script:
-        "../../scripts/report/plot_delta_bpb.py"
+        "../../scripts/report/plot_per_language.py"
+
+
+rule figure_divergence:
+    input:
+        tables=expand("results/disparity/{model}.tsv", model=MODELS),
+        library=library("report/plot_per_language.py"),
+    output:
+        report("results/figures/divergence.png", caption="../report/divergence.rst", category="Figures"),
+    params:
+        figure="divergence",
+        models=MODELS,
+        languages=config["languages"],
+        strategies=headline_strategies(config),
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/divergence.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_per_language.py"
+
+
+rule figure_calibration:
+    input:
+        tables=expand("results/statistics/{model}/calibration.tsv", model=MODELS),
+        library=library("report/plot_calibration.py"),
+    output:
+        report("results/figures/calibration.png", caption="../report/calibration_figure.rst", category="Figures"),
+    params:
+        models=MODELS,
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/calibration.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_calibration.py"
 
 
 rule figure_preservation:
@@ -113,6 +155,7 @@ rule report:
         ranking=expand("results/statistics/{model}/ranking.tsv", model=MODELS),
         correlation=expand("results/statistics/{model}/correlation.tsv", model=MODELS),
         comparisons=expand("results/statistics/{model}/comparisons.tsv", model=MODELS),
+        calibration=expand("results/statistics/{model}/calibration.tsv", model=MODELS),
         noise_floor=expand("results/noise_floor/{model}.tsv", model=MODELS),
         sweep_steps=expand("results/sweep/{model}/steps.tsv", model=MODELS),
         sweep_test=expand("results/sweep/{model}/test.tsv", model=MODELS),

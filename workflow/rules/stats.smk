@@ -36,7 +36,14 @@ rule disparity:
             "results/statistics/{model}/comparisons.tsv", caption="../report/comparisons.rst", category="Comparisons and claims"
         ),
         ranking=report("results/statistics/{model}/ranking.tsv", caption="../report/ranking.rst", category="Comparisons and claims"),
+        calibration=report(
+            "results/statistics/{model}/calibration.tsv", caption="../report/calibration.rst", category="Comparisons and claims"
+        ),
     params:
+        # Each calibration setting against the same quantizer calibrated on every language.
+        calibration_pairs=lambda wildcards: [
+            (setting, base) for base, settings in calibration_families(config, wildcards.model).items() for setting in settings
+        ],
         groups=config["groups"],
         reference=config["reference_language"],
         stats=config["stats"],

@@ -32,7 +32,7 @@ SIZE_COLUMNS = (
     "vs_int4",
 )
 EFFECT_COLUMNS = ("model", "artifact", "scope", "metric", "value", "ci_low", "ci_high", "note")
-EFFECT_METRICS = ("delta_bpb", "mean_delta_bpb", "robust_disparity")
+EFFECT_METRICS = ("delta_bpb", "mean_delta_bpb", "robust_disparity", "kld_bpb", "mean_kld_bpb", "mean_top1_agreement")
 
 
 def artifact_catalogue(settings, model_dir, fp16_file, int8_dir, int4_dir, patch_dirs, correction_files):
@@ -96,7 +96,8 @@ def size_rows(model, parameters, artifacts):
     return rows
 
 
-def effect_rows(model, scores, groups, reference, noise_floor, resamples, seed, level=0.95):
-    """ΔBPB per language and group, and the robust disparity, of each artifact's scores."""
-    rows = disparity_rows(model, scores, groups, reference, noise_floor, resamples, seed, level)
+def effect_rows(model, scores, groups, reference, noise_floor, resamples, seed, level=0.95, kld_floor=0.0):
+    """ΔBPB per language and group, the robust disparity, and the KL divergence from the reference
+    and top-1 agreement, of each artifact's scores."""
+    rows = disparity_rows(model, scores, groups, reference, noise_floor, resamples, seed, level, kld_floor)
     return [{"artifact": row["strategy"], **row} for row in rows if row["metric"] in EFFECT_METRICS]

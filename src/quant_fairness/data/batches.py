@@ -60,31 +60,46 @@ def padded_batches(token_ids, batch_tokens):
         yield batch, input_ids, attention
 
 
-def calibration_batches(tokenizer, rows, batch_tokens):
-    """Padded batches of calibration rows, for quantizers that read activations."""
-    token_ids = tokenize_segments(tokenizer, [row["text"] for row in rows])
+def input_batches(token_ids, batch_tokens):
+    """[(input_ids, attention_mask)] of token ids, for passes that read activations (calibration, salience)."""
     return [(input_ids, attention) for _, input_ids, attention in padded_batches(token_ids, batch_tokens)]
 
 
-def _token_nll(model, hidden, targets):
-    """−log p(target) for each row of hidden states, through the LM head in row chunks."""
+def calibration_batches(tokenizer, rows, batch_tokens):
+    """Padded batches of calibration rows, for quantizers that read activations."""
+    return input_batches(tokenize_segments(tokenizer, [row["text"] for row in rows]), batch_tokens)
+
+
+def head_logits(model, hidden):
+    """(first row, float32 logits) of the rows of `hidden` through the LM head, HEAD_ROWS rows at a
+    time, softcapped where the model does: the full vocabulary's logits never exist for a whole
+    batch at once."""
     head = model.get_output_embeddings()
     softcap = getattr(model.config, "final_logit_softcapping", None)
-    pieces = []
     for start in range(0, hidden.shape[0], HEAD_ROWS):
         logits = head(hidden[start : start + HEAD_ROWS]).float()
         if softcap:
             logits = torch.tanh(logits / softcap) * softcap
-        chunk_targets = targets[start : start + HEAD_ROWS]
-        picked = logits.gather(1, chunk_targets[:, None]).squeeze(1)
-        pieces.append(torch.logsumexp(logits, dim=-1) - picked)
-    return torch.cat(pieces)
+        yield start, logits
+
+
+def token_nll(logits, targets):
+    """−log p(target) of each row of logits."""
+    picked = logits.gather(1, targets[:, None]).squeeze(1)
+    return torch.logsumexp(logits, dim=-1) - picked
+
+
+def predicted_positions(model, input_ids, attention):
+    """(final hidden states, target token, row) of every predicted position of a padded batch:
+    each real token after the first, row-major, so a segment's positions stay in order."""
+    hidden = model.base_model(input_ids=input_ids, attention_mask=attention).last_hidden_state
+    predicts = attention[:, 1:].bool()
+    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(predicts)[predicts]
+    return hidden[:, :-1][predicts], input_ids[:, 1:][predicts], rows
 
 
 def batch_nll(model, input_ids, attention):
     """(NLL per predicted token, row of each token) for one padded batch."""
-    hidden = model.base_model(input_ids=input_ids, attention_mask=attention).last_hidden_state
-    predicts = attention[:, 1:].bool()
-    nll = _token_nll(model, hidden[:, :-1][predicts], input_ids[:, 1:][predicts])
-    rows = torch.arange(input_ids.shape[0], device=input_ids.device)[:, None].expand_as(predicts)[predicts]
-    return nll, rows
+    hidden, targets, rows = predicted_positions(model, input_ids, attention)
+    nll = [token_nll(logits, targets[start : start + logits.shape[0]]) for start, logits in head_logits(model, hidden)]
+    return torch.cat(nll), rows

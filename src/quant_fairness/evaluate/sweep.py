@@ -35,7 +35,13 @@ from quant_fairness.evaluate.block_switch import BlockSwitch, capture_block_inpu
 from quant_fairness.evaluate.score import TokenizedSplit, numerics_pair, rescore_in
 from quant_fairness.stats.bootstrap import resample_indices
 from quant_fairness.stats.comparison import compare_strategies
-from quant_fairness.stats.disparity import COLUMNS, check_languages, disparity_rows, strategy_metrics
+from quant_fairness.stats.disparity import (
+    COLUMNS,
+    DIVERGENCE_METRICS,
+    check_languages,
+    disparity_rows,
+    strategy_metrics,
+)
 from quant_fairness.stats.noise_floor import floor_of, noise_floor_rows
 from quant_fairness.stats.paired import paired_scores
 
@@ -151,7 +157,8 @@ def _measure(model_name, baseline_test, measured, groups, reference, noise_floor
     `measured`: {unprotected strategy: rows, chosen set: rows}, the chosen set absent when none."""
     scores = paired_scores(baseline_test, measured)
     rows = disparity_rows(model_name, scores, groups, reference, noise_floor, resamples, seed, level)
-    kept = [row for row in rows if row["scope"] in TEST_SCOPES]
+    # The chosen set is scored without the reference: both are compared on the ΔBPB metrics alone.
+    kept = [row for row in rows if row["scope"] in TEST_SCOPES and row["metric"] not in DIVERGENCE_METRICS]
     if len(measured) < 2:
         return kept, None
     unprotected, chosen = measured

@@ -2,7 +2,7 @@
 
     storage = apply_strategy(model, parse_strategy("rtn_int4_g128", spec))
     storage["bits_per_weight"]     # over all parameters; unquantized ones count 16 bits (FP16)
-    storage, seconds = quantize_model(model, tokenizer, strategy, calibration_rows=rows)   # timed
+    storage, seconds = quantize_model(model, tokenizer, strategy, calibration_rows=rows)   # GPTQ/AWQ read rows
 
 Every targeted weight is quantized and dequantized back into the model (weight-only
 formats compute in float exactly as the library's own dequantize-then-matmul kernels
@@ -17,11 +17,12 @@ import time
 import torch
 from torch import nn
 
-from quant_fairness.data.batches import calibration_batches
+from quant_fairness.data.batches import input_batches
 from quant_fairness.data.layers import weight_map
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize import backends
 from quant_fairness.quantize.calibrated import awq_quantize, collect_linear_statistics, gptq_quantize
+from quant_fairness.quantize.calibration import calibration_token_ids
 from quant_fairness.quantize.protection import FP16_BITS, patch_bits, protection_masks
 from quant_fairness.quantize.quantizers import round_to_nearest, seed_absmax_int4
 
@@ -181,10 +182,20 @@ def apply_strategy(model, strategy, salience_indices=None, calibration_batches=N
     return {"strategy": strategy.name, **_account(model, names, storage_of, protected_of)}
 
 
-def quantize_model(model, tokenizer, strategy, salience_indices=None, calibration_rows=None, batch_tokens=1024):
-    """Quantize `model` in place by `strategy`, tokenizing the calibration rows ({id, lang, text})
-    GPTQ and AWQ read; returns (storage accounting, seconds spent, tokenizing included)."""
+def quantize_model(
+    model, tokenizer, strategy, salience_indices=None, calibration_rows=None, batch_tokens=1024, languages=None
+):
+    """Quantize `model` in place by `strategy`; returns (storage accounting, seconds spent). GPTQ and
+    AWQ read `strategy.calibration_tokens` tokens of `calibration_rows` ({id, lang, text}), split
+    equally over `languages` (default: every language of the rows, in their order)."""
     started = time.perf_counter()
-    batches = calibration_batches(tokenizer, calibration_rows, batch_tokens) if calibration_rows else None
+    batches = None
+    if strategy.needs_calibration and calibration_rows:
+        if languages is None:
+            languages = list(dict.fromkeys(row["lang"] for row in calibration_rows))
+        if not languages:
+            raise QuantFairnessError(f"strategy {strategy.name!r}: its calibration languages select no text")
+        token_ids = calibration_token_ids(tokenizer, calibration_rows, languages, strategy.calibration_tokens)
+        batches = input_batches(token_ids, batch_tokens)
     storage = apply_strategy(model, strategy, salience_indices, batches)
     return storage, time.perf_counter() - started

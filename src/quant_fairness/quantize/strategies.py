@@ -7,6 +7,8 @@ A strategy spec is one entry of config.yaml's `strategy_specs`:
     awq_int4_g128:  {quantizer: rtn, bits: 4, group_size: 128, symmetric: false, awq: true}
     mixed_a8_m4:    {quantizer: rtn, bits: 4, group_size: 128, component_bits: {attention: 8}}
     gptq_int4_g128: {quantizer: gptq, bits: 4, group_size: 128, symmetric: false}
+    gptq_int4_en:   {quantizer: gptq, bits: 4, calibration_languages: en, calibration_tokens: 2048}
+    gptq_int4_mt:   {quantizer: gptq, bits: 4, calibration_languages: matched}   # one model per language
     gguf_q4_0:      {quantizer: gguf, format: Q4_0}
     bnb_nf4:        {quantizer: bnb, format: nf4}
     bnb_llm_int8:   {quantizer: bnb, format: llm_int8, threshold: 6.0}
@@ -32,7 +34,7 @@ are GPT-2's L0, L9, L11 of 12 and SmolLM2's L0, L22, L29 of 30),
     strategy = parse_strategy("rtn_int4_g128", spec)   # then quant_fairness.quantize.apply.apply_strategy
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from quant_fairness.errors import QuantFairnessError
 
@@ -48,7 +50,13 @@ QUANTO_FORMATS = ("qint8", "qint4")
 SALIENCE_METHODS = ("gradient", "fisher", "activation")
 # Which calibration languages a salience mask is measured on; contrast = low minus high.
 SALIENCE_LANGUAGES = ("low", "high", "all", "contrast")
-CALIBRATION_SEGMENTS = 8  # per language, default for GPTQ/AWQ statistics and salience
+CALIBRATION_SEGMENTS = 8  # per language, default for salience
+# GPTQ/AWQ calibration text: whose (a group, language codes, or one model per test language) and
+# how much (tokens per quantized model, split equally over its languages, so that settings differ
+# in language, not in amount: scripts differ in tokens per byte, so segments would not be equal).
+CALIBRATION_GROUPS = ("all", "high", "low")
+MATCHED = "matched"
+CALIBRATION_TOKENS = 2048
 PACKED_BITS = (4, 8)  # code widths quant_fairness.artifacts.packing writes
 
 QUANTIZER_FIELDS = {
@@ -62,7 +70,8 @@ QUANTIZER_FIELDS = {
 }
 BITS = {"rtn": (2, 3, 4, 8), "gptq": (2, 3, 4, 8), "hqq": (4, 3)}
 FORMATS = {"gguf": GGUF_TYPES, "bnb": BNB_FORMATS, "quanto": QUANTO_FORMATS}
-COMMON_FIELDS = ("quantizer", "targets", "component_bits", "protect", "calibration_segments")
+COMMON_FIELDS = ("quantizer", "targets", "component_bits", "protect", "calibration_languages", "calibration_tokens")
+CALIBRATION_FIELDS = ("calibration_languages", "calibration_tokens")
 PROTECT_FIELDS = ("top_percent", "scope", "layers", "depths", "components", "heads", "salience")
 
 
@@ -103,7 +112,13 @@ class Strategy:
     targets: tuple = ("attention", "mlp")
     component_bits: tuple = ()  # (component, bits) pairs that override `bits`
     protection: Protection = field(default_factory=Protection)
-    calibration_segments: int = CALIBRATION_SEGMENTS
+    calibration_languages: str | tuple = "all"  # a group of CALIBRATION_GROUPS, MATCHED, or language codes
+    calibration_tokens: int = CALIBRATION_TOKENS
+
+    @property
+    def matched(self):
+        """One quantized model per test language, each calibrated on that language alone."""
+        return self.calibration_languages == MATCHED
 
     @property
     def needs_calibration(self):
@@ -242,17 +257,22 @@ def parse_strategy(name, spec):
     # The seed protocol fixes its targets (every weight) and precision, and reads no calibration text.
     common = ("quantizer", "protect") if quantizer == "seed_absmax" else COMMON_FIELDS
     allowed = (*common, *QUANTIZER_FIELDS[quantizer])
+    if "calibration_segments" in spec:
+        _fail(
+            name,
+            "calibration_segments was replaced by calibration_tokens (tokens per quantized model, split "
+            "equally over calibration_languages)",
+        )
     for key in spec:
         if key not in allowed:
             _fail(name, f"key {key!r} does not apply to quantizer {quantizer!r}; expected one of {list(allowed)}")
     protection = parse_protection(name, spec.get("protect", {}))
-    segments = _positive_int(name, "calibration_segments", spec.get("calibration_segments", CALIBRATION_SEGMENTS))
     if quantizer == "seed_absmax":
         return Strategy(name, quantizer, 4, "tensor", symmetric=True, targets=("seed",), protection=protection)
     targets = _list(name, "targets", spec.get("targets", ["attention", "mlp"]))
     for target in targets:
         _one_of(name, "target", target, COMPONENTS)
-    fields = {"targets": targets, "protection": protection, "calibration_segments": segments}
+    fields = {"targets": targets, "protection": protection}
     if quantizer in BITS:
         fields["bits"] = _one_of(name, "bits", spec.get("bits", 4), BITS[quantizer])
         fields["component_bits"] = _parse_component_bits(name, quantizer, spec.get("component_bits", {}), targets)
@@ -281,7 +301,37 @@ def parse_strategy(name, spec):
             _fail(name, "AWQ scales per input channel within groups or channels, not per tensor")
     if fields.get("format") == "llm_int8" and not protection.is_empty:
         _fail(name, "LLM.int8() swaps whole modules; it cannot keep individual weights in FP16 (drop protect)")
-    return Strategy(name, quantizer, **fields)
+    strategy = Strategy(name, quantizer, **fields)
+    return _with_calibration(strategy, spec)
+
+
+def _calibration_languages(name, value):
+    if isinstance(value, str):
+        return value if value in (*CALIBRATION_GROUPS, MATCHED) else (value,)
+    if isinstance(value, list) and value and all(isinstance(code, str) for code in value):
+        return tuple(value)
+    _fail(
+        name,
+        f"calibration_languages {value!r} must be one of {[*CALIBRATION_GROUPS, MATCHED]}, a language code or a list",
+    )
+
+
+def _with_calibration(strategy, spec):
+    """The calibration keys, which only a strategy that reads calibration text may set."""
+    given = [key for key in CALIBRATION_FIELDS if key in spec]
+    if given and not strategy.needs_calibration:
+        _fail(
+            strategy.name,
+            f"{given[0]} {spec[given[0]]!r} applies to GPTQ and AWQ, which read calibration text; quantizer "
+            f"{strategy.quantizer!r}{'' if strategy.quantizer != 'rtn' else ' without awq'} reads none",
+        )
+    return replace(
+        strategy,
+        calibration_languages=_calibration_languages(strategy.name, spec.get("calibration_languages", "all")),
+        calibration_tokens=_positive_int(
+            strategy.name, "calibration_tokens", spec.get("calibration_tokens", CALIBRATION_TOKENS)
+        ),
+    )
 
 
 def check_packable(strategy):

@@ -10,14 +10,17 @@ import json
 import platform
 from pathlib import Path
 
+import numpy as np
 import yaml
 
-from quant_fairness.plan import headline_strategies, headline_strategy
+from quant_fairness.plan import calibration_families, headline_strategies, headline_strategy
 from quant_fairness.provenance import config_hash, read_provenance
+from quant_fairness.quantize.strategies import parse_strategy
 from quant_fairness.report.findings import findings, pareto_front
 from quant_fairness.report.formatting import number, with_ci
 from quant_fairness.report.journal import journal_entries
 from quant_fairness.report.render import renderer_versions
+from quant_fairness.stats.correlation import coefficient
 from quant_fairness.stats.noise_floor import LARGEST, read_noise_floor
 from quant_fairness.tables import read_tsv
 
@@ -83,6 +86,57 @@ def _ranking(path):
     return [{**row, "shown": with_ci(row)} for row in read_tsv(path) if row["metric"] == "robust_disparity"]
 
 
+MIN_STRATEGIES = 3  # fewer points give no rank correlation
+
+
+def _divergence(rows, ranking_path, strategies):
+    """KL divergence and top-1 agreement of the headline strategies (all languages, and the KLD
+    disparity), and whether ranking every strategy by mean KLD agrees with ranking it by mean ΔBPB."""
+    lookup = {(r["strategy"], r["scope"], r["metric"]): r for r in rows}
+    headline = [
+        {
+            "strategy": strategy,
+            "kld": with_ci(lookup[(strategy, "all", "mean_kld_bpb")]),
+            "agreement": with_ci(lookup[(strategy, "all", "mean_top1_agreement")]),
+            "disparity": with_ci(lookup[(strategy, "disparity", "kld_disparity")]),
+            "robust": with_ci(lookup[(strategy, "disparity", "robust_disparity")]),
+        }
+        for strategy in strategies
+        if (strategy, "all", "mean_kld_bpb") in lookup
+    ]
+    # Mean ΔBPB and mean KLD of every strategy that has both, each ranked among those alone.
+    means = {}
+    for row in read_tsv(ranking_path):
+        if row["metric"] in ("mean_delta_bpb", "mean_kld_bpb") and row["value"] != "NA":
+            means.setdefault(row["strategy"], {})[row["metric"]] = float(row["value"])
+    both = {name: entry for name, entry in means.items() if len(entry) == 2}
+
+    def ranks(metric):
+        ordered = sorted(both, key=lambda name: (both[name][metric], name))
+        return {name: rank for rank, name in enumerate(ordered, start=1)}
+
+    delta_rank, kld_rank = ranks("mean_delta_bpb"), ranks("mean_kld_bpb")
+    table = [
+        {
+            "strategy": name,
+            "delta_rank": delta_rank[name],
+            "kld_rank": kld_rank[name],
+            "delta": number(both[name]["mean_delta_bpb"]),
+            "kld": number(both[name]["mean_kld_bpb"]),
+        }
+        for name in sorted(both, key=delta_rank.get)
+    ]
+    x = np.array([both[name]["mean_delta_bpb"] for name in both])
+    y = np.array([both[name]["mean_kld_bpb"] for name in both])
+    rho = coefficient(x, y, "spearman") if len(both) >= MIN_STRATEGIES else np.nan
+    return {
+        "headline": headline,
+        "ranks": table,
+        "spearman": "undefined" if np.isnan(rho) else number(rho),
+        "moved": sum(row["delta_rank"] != row["kld_rank"] for row in table),
+    }
+
+
 def _correlation(path, strategies):
     """ΔBPB against each predictor, for the headline strategies: Pearson and Spearman side by side."""
     table = {}
@@ -95,11 +149,39 @@ def _correlation(path, strategies):
     return list(table.values())
 
 
+def _calibration(path):
+    """Each calibration setting against calibrating on every language: per group (all, low, high)
+    its ΔBPB difference with the family-wise interval, and per language the same."""
+    rows = read_tsv(path)
+    settings = {}
+    for row in rows:
+        entry = settings.setdefault(
+            row["strategy"], {"strategy": row["strategy"], "versus": row["versus"], "scopes": {}}
+        )
+        shown = with_ci({"value": row["difference"], "ci_low": row["family_low"], "ci_high": row["family_high"]})
+        entry["scopes"][row["scope"]] = shown + (" *" if row["distinguishable"] == "yes" else "")
+    scopes = list(dict.fromkeys(row["scope"] for row in rows))
+    return {"settings": list(settings.values()), "scopes": scopes, "family": rows[0]["family_size"] if rows else 0}
+
+
+def _calibration_budgets(config):
+    """The calibration token budgets of the run's calibration-language comparisons."""
+    specs = config["strategy_specs"]
+    names = {
+        name
+        for model in config["models"]
+        for base, settings in calibration_families(config, model).items()
+        for name in (base, *settings)
+    }
+    return sorted({parse_strategy(name, specs[name]).calibration_tokens for name in names})
+
+
 def _noise_floor(path):
     rows = read_tsv(path)
     largest = next((row for row in rows if (row["scope"], row["metric"]) == LARGEST), None)
     return {
         "floor": number(read_noise_floor(path)),
+        "kld_floor": number(read_noise_floor(path, "kld")),
         "largest": with_ci(largest) if largest else "NA",
         "shifts": [
             {"lang": row["scope"], "shift": number(row["value"])} for row in rows if row["metric"] == "bpb_shift"
@@ -220,6 +302,7 @@ def run_provenance(inputs):
 
 PER_MODEL = (
     "disparity",
+    "calibration",
     "models",
     "ranking",
     "correlation",
@@ -269,6 +352,8 @@ def report_context(inputs, config, version, benchmarks=None):
                 "paths": path,
                 **section,
                 "ranking": _ranking(path["ranking"]),
+                "divergence": _divergence(rows, path["ranking"], headline),
+                "calibration": _calibration(path["calibration"]),
                 "correlation": _correlation(path["correlation"], headline),
                 "noise_floor": _noise_floor(path["noise_floor"]),
                 "sweep": _sweep(path["sweep_steps"], path["sweep_test"]),
@@ -286,6 +371,7 @@ def report_context(inputs, config, version, benchmarks=None):
         "corpus_stats": [r for r in read_tsv(inputs["stats"]) if r["split"] == "test"],
         "models": models,
         "claims": _claims(inputs["claims"]),
+        "calibration_tokens": _calibration_budgets(config),
         "provenance": run_provenance(inputs),
     }
     hashes = {"corpus": context["provenance"]["test_split_sha256"][:12], "config": context["config_hash"]}

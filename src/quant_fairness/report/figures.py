@@ -3,6 +3,8 @@ palette plus a marker or hatch per series, so it reads for colour-blind readers 
 greyscale print.
 
     plot_delta_bpb({"smollm2-135m": disparity_rows}, languages, strategies, "results/figures/delta_bpb.png")
+    plot_divergence({"smollm2-135m": disparity_rows}, languages, strategies, "results/figures/divergence.png")
+    plot_calibration({"smollm2-135m": calibration_rows}, "results/figures/calibration.png")
     plot_preservation({"smollm2-135m": (points, disparity_rows)}, "results/figures/preservation.png")
     plot_layer_sweep({"smollm2-135m": (single_rows, step_rows)}, "results/figures/layer_sweep.png")
     plot_pareto({"smollm2-135m": (bits_per_weight, disparity_rows)}, "results/figures/pareto.png")
@@ -49,41 +51,69 @@ def _save(fig, path):
     plt.close(fig)
 
 
+def _language_bars(ax, rows, languages, strategies, metric, scale=1.0):
+    """Bars of `metric` per language for each of `strategies` that the rows hold a value of, with
+    their bootstrap CIs (values multiplied by `scale`)."""
+    present = {r["strategy"] for r in rows if r["metric"] == metric}
+    shown = [strategy for strategy in strategies if strategy in present]
+    if not shown:
+        ax.text(0.5, 0.5, f"no headline strategy has {metric} on this model", ha="center", transform=ax.transAxes)
+    width = 0.8 / max(len(shown), 1)
+    for k, strategy in enumerate(shown):
+        lookup = _lookup(rows, strategy)
+        points = [_value(lookup[(lang, metric)]) for lang in languages]
+        positions = [i + (k - (len(shown) - 1) / 2) * width for i in range(len(languages))]
+        ax.bar(
+            positions,
+            [scale * p[0] for p in points],
+            width,
+            yerr=[[scale * p[1] for p in points], [scale * p[2] for p in points]],
+            capsize=2,
+            label=strategy,
+            color=PALETTE[k % len(PALETTE)],
+            hatch=HATCHES[k % len(HATCHES)],
+            edgecolor="black",
+            linewidth=0.4,
+        )
+    ax.set_xticks(range(len(languages)), languages)
+
+
+def _legend_on_top(fig, axes):
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+
+
 def plot_delta_bpb(rows_by_model, languages, strategies, path):
     """Per-language ΔBPB (bits/byte lost) of `strategies` with bootstrap CIs, one panel per model."""
     models = sorted(rows_by_model)
     fig, axes = plt.subplots(len(models), 1, figsize=(8, 3.2 * len(models)), squeeze=False)
     for ax, model in zip(axes[:, 0], models, strict=True):
-        rows = rows_by_model[model]
-        present = {r["strategy"] for r in rows}
-        shown = [strategy for strategy in strategies if strategy in present]
-        if not shown:
-            ax.text(0.5, 0.5, "no headline strategy run on this model", ha="center", transform=ax.transAxes)
-        width = 0.8 / max(len(shown), 1)
-        for k, strategy in enumerate(shown):
-            lookup = _lookup(rows, strategy)
-            points = [_value(lookup[(lang, "delta_bpb")]) for lang in languages]
-            positions = [i + (k - (len(shown) - 1) / 2) * width for i in range(len(languages))]
-            ax.bar(
-                positions,
-                [p[0] for p in points],
-                width,
-                yerr=[[p[1] for p in points], [p[2] for p in points]],
-                capsize=2,
-                label=strategy,
-                color=PALETTE[k % len(PALETTE)],
-                hatch=HATCHES[k % len(HATCHES)],
-                edgecolor="black",
-                linewidth=0.4,
-            )
+        _language_bars(ax, rows_by_model[model], languages, strategies, "delta_bpb")
         ax.set_yscale("symlog", linthresh=1e-3)
         ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_xticks(range(len(languages)), languages)
         ax.set_ylabel("ΔBPB (bits/byte)")
         ax.set_title(model)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    _legend_on_top(fig, axes)
+    _save(fig, path)
+
+
+def plot_divergence(rows_by_model, languages, strategies, path):
+    """Per-language KL divergence from the reference (bits/byte, log axis) and top-1 agreement (%)
+    of `strategies`, with bootstrap CIs: one row of two panels per model."""
+    models = sorted(rows_by_model)
+    fig, axes = plt.subplots(len(models), 2, figsize=(11, 3.2 * len(models)), squeeze=False)
+    for (kld_ax, agree_ax), model in zip(axes, models, strict=True):
+        rows = rows_by_model[model]
+        _language_bars(kld_ax, rows, languages, strategies, "kld_bpb")
+        kld_ax.set_yscale("log")
+        kld_ax.set_ylabel("KLD (bits/byte)")
+        kld_ax.set_title(f"{model}: divergence from the reference")
+        _language_bars(agree_ax, rows, languages, strategies, "top1_agreement", scale=100)
+        agree_ax.set_ylim(0, 100)
+        agree_ax.set_ylabel("top-1 agreement (%)")
+        agree_ax.set_title(f"{model}: same most probable token")
+    _legend_on_top(fig, axes)
     _save(fig, path)
 
 
@@ -222,3 +252,56 @@ def _r_label(row):
     interval = "CI undefined" if row["ci_low"] == "NA" else f"[{float(row['ci_low']):.2f}, {float(row['ci_high']):.2f}]"
     p_value = "" if row["p_value"] == "NA" else f", p = {float(row['p_value']):.2g}"
     return f"r = {float(row['value']):.2f} {interval}{p_value}"
+
+
+def plot_calibration(tables_by_model, path):
+    """Per language and group, how much more (above 0) or less each calibration setting loses than
+    the same quantizer calibrated on every language: ΔBPB differences with their family-wise
+    intervals, one panel per model. `tables_by_model` = {model: rows of its calibration table}."""
+    models = sorted(tables_by_model)
+    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.4 * len(models)), squeeze=False)
+    for ax, model in zip(axes[:, 0], models, strict=True):
+        rows = tables_by_model[model]
+        if not rows:
+            ax.text(0.5, 0.5, "no calibration settings run on this model", ha="center", transform=ax.transAxes)
+        scopes = list(dict.fromkeys(row["scope"] for row in rows))
+        settings = list(dict.fromkeys(row["strategy"] for row in rows))
+        width = 0.8 / max(len(settings), 1)
+        for k, setting in enumerate(settings):
+            by_scope = {row["scope"]: row for row in rows if row["strategy"] == setting}
+            points = [
+                _value(
+                    {
+                        **by_scope[scope],
+                        "value": by_scope[scope]["difference"],
+                        "ci_low": by_scope[scope]["family_low"],
+                        "ci_high": by_scope[scope]["family_high"],
+                    }
+                )
+                for scope in scopes
+            ]
+            shown = [(i, p) for i, p in enumerate(points) if p is not None]
+            ax.bar(
+                [i + (k - (len(settings) - 1) / 2) * width for i, _ in shown],
+                [p[0] for _, p in shown],
+                width,
+                yerr=[[p[1] for _, p in shown], [p[2] for _, p in shown]],
+                capsize=2,
+                label=f"{setting} − {next(iter(by_scope.values()))['versus']}",
+                color=PALETTE[k % len(PALETTE)],
+                hatch=HATCHES[k % len(HATCHES)],
+                edgecolor="black",
+                linewidth=0.4,
+            )
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_xticks(range(len(scopes)), scopes)
+        ax.set_ylabel("ΔBPB difference (bits/byte)")
+        ax.set_title(f"{model}: each calibration setting against calibrating on every language")
+        if settings:
+            ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# The figures drawn per language from the disparity tables, by the name of their rule's figure.
+PER_LANGUAGE_FIGURES = {"delta_bpb": plot_delta_bpb, "divergence": plot_divergence}

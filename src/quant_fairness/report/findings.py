@@ -151,6 +151,41 @@ def _preservation_advice(points, comparisons_path):
     ]
 
 
+def _family_interval(row):
+    """A comparison row's difference with its family-wise interval."""
+    return with_ci({"value": row["difference"], "ci_low": row["family_low"], "ci_high": row["family_high"]})
+
+
+def _calibration_advice(path):
+    """Which calibration text to use, from the low-resource group's loss under each setting against
+    the same quantizer calibrated on every language (family-wise intervals), per quantizer."""
+    rows = [row for row in read_tsv(path) if row["scope"] == "low" and row["difference"] != "NA"]
+    advice = []
+    for versus in dict.fromkeys(row["versus"] for row in rows):
+        settings = [row for row in rows if row["versus"] == versus]
+        family = f"family-wise intervals over {settings[0]['family_size']} comparisons, {FAMILY_METHOD}"
+        better = [row for row in settings if row["distinguishable"] == "yes" and float(row["difference"]) < 0]
+        worse = [row for row in settings if row["distinguishable"] == "yes" and float(row["difference"]) > 0]
+        if better:
+            best = min(better, key=lambda row: float(row["difference"]))
+            sentence = (
+                f"Calibrate as `{best['strategy']}` does: the low-resource group's ΔBPB changes by "
+                f"{_family_interval(best)} bits per byte against `{versus}` ({family})."
+            )
+        else:
+            differences = ", ".join(f"`{row['strategy']}` {_family_interval(row)}" for row in settings)
+            sentence = (
+                f"No calibration setting lowers the low-resource group's loss distinguishably below `{versus}`'s "
+                f"(differences in bits/byte: {differences}; {family}): calibrate on every language, which needs "
+                "no choice of language."
+            )
+        if worse:
+            avoided = ", ".join(f"`{row['strategy']}`" for row in worse)
+            sentence += f" Avoid {avoided}: the low-resource group loses distinguishably more."
+        advice.append(sentence)
+    return advice
+
+
 def pareto_front(points):
     """The (bits, disparity, name) points no other point beats on both cost and disparity."""
     front, best = [], math.inf
@@ -176,6 +211,7 @@ def findings(config, models):
                 "recommendations": _strategy_advice(paths["ranking"], paths["comparisons"], model["storage"])
                 + _sweep_advice(paths["sweep_test"], model["sweep"]["steps"])
                 + _preservation_advice(preservation_points(config, model["name"]), paths["comparisons"])
+                + _calibration_advice(paths["calibration"])
                 + _metric_advice(lookup, strategy),
             }
         )

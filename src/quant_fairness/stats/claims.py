@@ -45,12 +45,13 @@ from quant_fairness.stats.correlation import (
     permutation_p,
     predictor_values,
 )
-from quant_fairness.stats.disparity import strategy_metrics
+from quant_fairness.stats.disparity import ALL_LANGUAGES, strategy_metrics
 from quant_fairness.stats.metrics import ratio
 from quant_fairness.stats.predicates import ARITHMETIC, COMPARISONS, argument
 
 COLUMNS = ("claim", "model", "protocol", "verdict", "support", "values", "note", "source", "sentence", "predicate")
 BPB_QUANTITIES = {"degradation", "group_degradation"}
+NOT_APPLICABLE = "not applicable"  # the verdict under a protocol a claim is not checked under
 P_VALUES = {"pearson_p", "spearman_p"}
 
 
@@ -117,7 +118,7 @@ class Measurements:
         return self._strategy(strategy)[(lang, self.protocol.degradation)]
 
     def group_degradation(self, strategy, group):
-        if group not in self.protocol.groups:
+        if group not in self.protocol.groups and group != ALL_LANGUAGES:
             raise Undefined(f"group {group} is not defined in the {self.protocol.name} protocol")
         return self._strategy(strategy)[(group, "mean_" + self.protocol.degradation)]
 
@@ -174,9 +175,7 @@ def _term(node, measurements, shown):
         if isinstance(node.op, ast.Add | ast.Sub):
             return values, left_bpb and right_bpb
         # A loss scaled by a number is still a loss in bits/byte; a ratio of two losses is not.
-        by_number = isinstance(node.right, ast.Constant) or (
-            isinstance(node.op, ast.Mult) and isinstance(node.left, ast.Constant)
-        )
+        by_number = _is_number(node.right) or (isinstance(node.op, ast.Mult) and _is_number(node.left))
         return values, by_number and (left_bpb or right_bpb)
     name = node.func.id
     if name in ("max", "min"):
@@ -297,7 +296,13 @@ def claim_rows(
     for claim in claims:
         for model in model_scores:
             for protocol in protocol_list:
-                fields = verdict(claim, measured[(model, protocol.name)], level)
+                if protocol.name in claim.protocols:
+                    fields = verdict(claim, measured[(model, protocol.name)], level)
+                else:
+                    fields = {
+                        "verdict": NOT_APPLICABLE,
+                        "note": f"the {protocol.name} protocol does not apply to this claim",
+                    }
                 rows.append(
                     {
                         "claim": claim.id,

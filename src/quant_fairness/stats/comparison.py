@@ -24,7 +24,14 @@ import numpy as np
 from quant_fairness.stats.bootstrap import ci_note, percentile_interval, resample_indices
 from quant_fairness.stats.disparity import ALL_LANGUAGES, check_languages, metric_row, strategy_metrics
 
-COMPARED = {"robust_disparity": ("disparity", "robust_disparity"), "mean_delta_bpb": (ALL_LANGUAGES, "mean_delta_bpb")}
+COMPARED = {
+    "robust_disparity": ("disparity", "robust_disparity"),
+    "mean_delta_bpb": (ALL_LANGUAGES, "mean_delta_bpb"),
+    "kld_disparity": ("disparity", "kld_disparity"),
+    "mean_kld_bpb": (ALL_LANGUAGES, "mean_kld_bpb"),
+}
+# Differences of these must also exceed their noise floor (ΔBPB's, and KLD's) to count.
+FLOORED = {"mean_delta_bpb": "ΔBPB", "mean_kld_bpb": "KLD", "delta_bpb": "ΔBPB"}
 FAMILY_METHOD = "bootstrap max-t"
 COMPARISON_COLUMNS = (
     "model",
@@ -40,6 +47,8 @@ COMPARISON_COLUMNS = (
     "distinguishable",
     "note",
 )
+# Per language and group: one family of every (pair, scope).
+LANGUAGE_COLUMNS = (*COMPARISON_COLUMNS[:4], "scope", *COMPARISON_COLUMNS[4:])
 RANKING_COLUMNS = (
     "model",
     "metric",
@@ -69,7 +78,7 @@ def family_critical_value(differences, level):
     return float(np.quantile(np.max(studentized, axis=0), level))
 
 
-def _difference_row(model, metric, strategy, versus, difference, level, noise_floor, critical, family_size):
+def _difference_row(model, metric, strategy, versus, difference, level, floor, critical, family_size):
     row = {"model": model, "metric": metric, "strategy": strategy, "versus": versus, "note": ""}
     row["family_size"] = family_size
     if np.isnan(difference[0]):
@@ -85,10 +94,11 @@ def _difference_row(model, metric, strategy, versus, difference, level, noise_fl
     row["distinguishable"] = "no"
     if critical is not None and _resampled(difference):
         half = critical * float(np.std(difference[1:], ddof=1))
-        row["family_low"], row["family_high"] = difference[0] - half, difference[0] + half
+        row["family_low"], row["family_high"] = float(difference[0] - half), float(difference[0] + half)
         row["distinguishable"] = "yes" if row["family_low"] > 0 or row["family_high"] < 0 else "no"
-    if metric == "mean_delta_bpb" and abs(difference[0]) < noise_floor:
-        row["note"], row["distinguishable"] = f"below the noise floor: |difference| < {noise_floor:.3g} bits/byte", "no"
+    if metric in FLOORED and abs(difference[0]) < floor:
+        row["note"] = f"below the {FLOORED[metric]} noise floor: |difference| < {floor:.3g} bits/byte"
+        row["distinguishable"] = "no"
     return row
 
 
@@ -115,24 +125,53 @@ def _ranking(model, metric, series, comparisons, level):
     return rows
 
 
-def compare_strategies(model, scores, groups, reference, noise_floor, resamples, seed, level=0.95, pairs=None):
-    """(comparison rows, ranking rows). `pairs`: (a, b) pairs compared as a − b, one family;
-    default every pair of the model's strategies, in name order."""
+def compare_strategies(
+    model, scores, groups, reference, noise_floor, resamples, seed, level=0.95, pairs=None, kld_floor=0.0
+):
+    """(comparison rows, ranking rows) per metric of COMPARED, over the strategies that have it (the
+    divergences need scores compared with the reference). `pairs`: (a, b) pairs compared as a − b,
+    one family per metric; default every pair of those strategies, in name order."""
     check_languages(scores.languages, groups, reference)
     index = resample_indices(len(scores.ids), resamples, seed)
     metrics = {
-        strategy: strategy_metrics(scores, strategy, groups, reference, noise_floor, index) for strategy in scores.nll
+        strategy: strategy_metrics(scores, strategy, groups, reference, noise_floor, index, kld_floor)
+        for strategy in scores.nll
     }
-    pairs = list(combinations(sorted(metrics), 2)) if pairs is None else pairs
+    floors = {"mean_delta_bpb": noise_floor, "mean_kld_bpb": kld_floor}
     comparisons, ranking = [], []
     for metric, key in COMPARED.items():
-        series = {strategy: values[key] for strategy, values in metrics.items()}
-        differences = [series[a] - series[b] for a, b in pairs]
+        series = {strategy: values[key] for strategy, values in metrics.items() if key in values}
+        family = list(combinations(sorted(series), 2)) if pairs is None else pairs
+        family = [(a, b) for a, b in family if a in series and b in series]
+        differences = [series[a] - series[b] for a, b in family]
         critical = family_critical_value(differences, level)
         rows = [
-            _difference_row(model, metric, a, b, difference, level, noise_floor, critical, len(pairs))
-            for (a, b), difference in zip(pairs, differences, strict=True)
+            _difference_row(model, metric, a, b, difference, level, floors.get(metric, 0.0), critical, len(family))
+            for (a, b), difference in zip(family, differences, strict=True)
         ]
         comparisons += rows
-        ranking += _ranking(model, metric, series, rows, level)
+        if series:
+            ranking += _ranking(model, metric, series, rows, level)
     return comparisons, ranking
+
+
+def language_differences(model, scores, pairs, groups, reference, noise_floor, resamples, seed, level=0.95):
+    """Rows of the paired difference a − b in ΔBPB of each language and group (all, high, low), for
+    every (a, b) of `pairs`: one family over all pairs and scopes (bootstrap max-t)."""
+    check_languages(scores.languages, groups, reference)
+    index = resample_indices(len(scores.ids), resamples, seed)
+    names = sorted({name for pair in pairs for name in pair})
+    metrics = {name: strategy_metrics(scores, name, groups, reference, noise_floor, index) for name in names}
+    scopes = [(lang, "delta_bpb") for lang in scores.languages]
+    scopes += [(group, "mean_delta_bpb") for group in (ALL_LANGUAGES, *groups)]
+    family = [
+        (a, b, scope, metrics[a][(scope, metric)] - metrics[b][(scope, metric)])
+        for a, b in pairs
+        for scope, metric in scopes
+    ]
+    critical = family_critical_value([difference for *_, difference in family], level)
+    rows = []
+    for a, b, scope, difference in family:
+        row = _difference_row(model, "delta_bpb", a, b, difference, level, noise_floor, critical, len(family))
+        rows.append({**row, "scope": scope})
+    return rows

@@ -24,7 +24,8 @@ from quant_fairness.stats.bootstrap import percentile_interval, resample_indices
 from quant_fairness.stats.disparity import language_metrics
 from quant_fairness.stats.metrics import bpb
 
-DEGRADATION = ("delta_bpb", "relative_delta_bpb", "degradation_pct")
+# kld_bpb where the strategy's scores compare with the reference.
+DEGRADATION = ("delta_bpb", "relative_delta_bpb", "degradation_pct", "kld_bpb")
 MODEL_PREDICTORS = ("baseline_bpb", "tokens_per_byte")  # what the model's own scores say of a language
 METHODS = ("pearson", "spearman")
 COLUMNS = (
@@ -115,9 +116,9 @@ def predictor_values(scores, index, resource_levels):
 
 
 def degradation_values(scores, strategy, index):
-    """{metric: array rows × languages} over scores.languages."""
+    """{metric: array rows × languages} over scores.languages, for each metric the strategy has."""
     per_lang = [language_metrics(scores, strategy, lang, index) for lang in scores.languages]
-    return {metric: np.stack([m[metric] for m in per_lang], -1) for metric in DEGRADATION}
+    return {metric: np.stack([m[metric] for m in per_lang], -1) for metric in DEGRADATION if metric in per_lang[0]}
 
 
 def correlation_row(degradation, predictor, languages, all_languages, method, permutations, seed, level):
@@ -141,14 +142,19 @@ def correlation_row(degradation, predictor, languages, all_languages, method, pe
     return row
 
 
-def correlation_rows(model, scores, resource_levels, noise_floor, resamples, permutations, seed, level=0.95):
+def correlation_rows(
+    model, scores, resource_levels, noise_floor, resamples, permutations, seed, level=0.95, kld_floor=0.0
+):
     index = resample_indices(len(scores.ids), resamples, seed)
     predictors = predictor_values(scores, index, resource_levels)
     rows = []
     for strategy in scores.nll:
         degradation = degradation_values(scores, strategy, index)
-        below_floor = np.abs(degradation["delta_bpb"][0]) < noise_floor
-        for metric in DEGRADATION:
+        for metric in degradation:
+            # A language whose effect is within its kind's noise floor is ordered by noise.
+            kind, floor = ("KLD", kld_floor) if metric == "kld_bpb" else ("ΔBPB", noise_floor)
+            effect = degradation["kld_bpb" if metric == "kld_bpb" else "delta_bpb"][0]
+            below_floor = np.abs(effect) < floor
             for predictor, (languages, values) in predictors.items():
                 for method in METHODS:
                     row = correlation_row(
@@ -158,7 +164,7 @@ def correlation_rows(model, scores, resource_levels, noise_floor, resamples, per
                     unscaled = [lang for lang in scores.languages if lang not in languages]
                     notes = [
                         row["note"],
-                        f"ΔBPB below the noise floor in {', '.join(below)}" if below and "value" in row else "",
+                        f"{kind} below the noise floor in {', '.join(below)}" if below and "value" in row else "",
                         f"no level for {', '.join(unscaled)}: left out" if unscaled else "",
                     ]
                     row["note"] = "; ".join(filter(None, notes))

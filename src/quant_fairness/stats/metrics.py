@@ -10,6 +10,9 @@ bytes); each function works on numbers and on numpy arrays of bootstrap replicat
     relative_delta_bpb(bpb_q, bpb_b)  (BPB_q − BPB_b) / BPB_b
     ratio(num, den, floor, effect)    num / den; NaN (undefined) when den ≤ 0 or when the
                                       denominator's effect in ΔBPB is below the noise floor
+    kld_bpb(kl, n_bytes)              ΣKL / (ΣB · ln 2)                  KL divergence per byte, in bits
+    kld_per_token(kl, tokens)         ΣKL / ΣT                           nats per token, as llama.cpp's mean KLD
+    top1_agreement(agree, tokens)     Σ agreements / ΣT                  llama.cpp's "same top p"
 """
 
 import numpy as np
@@ -21,6 +24,19 @@ def ppl(nll, tokens):
 
 def bpb(nll, n_bytes):
     return np.asarray(nll, dtype=float) / (np.asarray(n_bytes, dtype=float) * np.log(2))
+
+
+def kld_bpb(kl, n_bytes):
+    """KL divergence in bits per byte: comparable across tokenizers, like BPB."""
+    return bpb(kl, n_bytes)
+
+
+def kld_per_token(kl, tokens):
+    return np.asarray(kl, dtype=float) / tokens
+
+
+def top1_agreement(agree, tokens):
+    return np.asarray(agree, dtype=float) / tokens
 
 
 def degradation_pct(ppl_quantized, ppl_baseline):
@@ -48,9 +64,9 @@ def ratio(numerator, denominator, floor=0.0, effect=None):
     return np.where(defined, numerator / safe, np.nan)
 
 
-def why_undefined(label, denominator, floor=0.0, effect=None):
+def why_undefined(label, denominator, floor=0.0, effect=None, unit="ΔBPB"):
     """The reason a point-estimate ratio is undefined, naming its denominator (`label`)."""
     effect = denominator if effect is None else effect
     if denominator <= 0:
         return f"{label} = {denominator:.3g} <= 0"
-    return f"{label}: ΔBPB {effect:.3g} below the noise floor {floor:g} bits/byte"
+    return f"{label}: {unit} {effect:.3g} below the noise floor {floor:g} bits/byte"

@@ -11,7 +11,12 @@ units): fewer segments give a wider interval, so the floor errs on the safe side
     rows = noise_floor_rows("smollm2-135m", fp32_rows, bf16_rows, "float32", "bfloat16",
                             resamples=1000, seed=0, level=0.95)
     write_tsv("results/noise_floor/smollm2-135m.tsv", rows, COLUMNS)
-    floor = read_noise_floor("results/noise_floor/smollm2-135m.tsv")
+    floor = read_noise_floor("results/noise_floor/smollm2-135m.tsv")          # bits/byte, for ΔBPB
+    kld_floor = read_noise_floor("results/noise_floor/smollm2-135m.tsv", "kld")  # for KL divergence
+
+Where the rescored table compares each segment with the reference (its kl_divergence column),
+the KL divergence per byte of the second dtype from the first gets the same treatment: its
+largest value over languages, bootstrapped, and the upper end as the KLD floor.
 """
 
 import numpy as np
@@ -25,6 +30,10 @@ from quant_fairness.tables import read_tsv
 COLUMNS = ("model", "scope", "metric", "value", "ci_low", "ci_high")
 LARGEST = ("floor", "largest_shift_bpb")
 FLOOR = ("floor", "noise_floor_bpb")
+# The KL divergence of the second dtype's distributions from the first's, where it was measured.
+LARGEST_KLD = ("floor", "largest_kld_bpb")
+FLOOR_KLD = ("floor", "noise_floor_kld_bpb")
+FLOORS = {"bpb": FLOOR, "kld": FLOOR_KLD}
 
 
 def _row(model, scope, metric, series, level):
@@ -45,33 +54,47 @@ def noise_floor_rows(model, reference_rows, other_rows, reference_dtype, other_d
     # The second dtype plays the part of a strategy.
     scores = paired_scores(same_segments, {other_dtype: other_rows})
     index = resample_indices(len(scores.ids), resamples, seed)
-    rows, shifts = [], []
+    rows, shifts, divergences = [], [], []
     for lang in scores.languages:
         metrics = language_metrics(scores, other_dtype, lang, index)
         shifts.append(np.abs(metrics["delta_bpb"]))
-        for metric, name in [
+        named = [
             ("bpb_" + reference_dtype, "bpb_baseline"),
             ("bpb_" + other_dtype, "bpb_quantized"),
             ("bpb_shift", "delta_bpb"),
-        ]:
-            rows.append(_row(model, lang, metric, metrics[name], level))
-    largest = _row(model, *LARGEST, np.max(shifts, axis=0), level)
+        ]
+        if "kld_bpb" in metrics:
+            divergences.append(metrics["kld_bpb"])
+            named.append(("kld_bpb", "kld_bpb"))
+        rows += [_row(model, lang, metric, metrics[name], level) for metric, name in named]
+    rows += _floor_rows(model, LARGEST, FLOOR, np.max(shifts, axis=0), level)
+    if divergences:
+        rows += _floor_rows(model, LARGEST_KLD, FLOOR_KLD, np.max(divergences, axis=0), level)
+    return rows
+
+
+def _floor_rows(model, largest_key, floor_key, series, level):
+    """The largest effect over languages with its interval, and the floor: that interval's upper end."""
+    largest = _row(model, *largest_key, series, level)
     floor = largest.get("ci_high", largest["value"])
-    return [*rows, largest, {"model": model, "scope": FLOOR[0], "metric": FLOOR[1], "value": floor}]
+    return [largest, {"model": model, "scope": floor_key[0], "metric": floor_key[1], "value": floor}]
 
 
-def floor_of(rows):
-    """The floor (bits/byte) among noise-floor rows."""
+def floor_of(rows, kind="bpb"):
+    """The floor (bits/byte) among noise-floor rows: of ΔBPB ("bpb") or of KL divergence ("kld");
+    a table without a KLD floor (no reference was compared) has a KLD floor of 0."""
     for row in rows:
-        if (row["scope"], row["metric"]) == FLOOR:
+        if (row["scope"], row["metric"]) == FLOORS[kind]:
             return float(row["value"])
+    if kind == "kld":
+        return 0.0
     raise QuantFairnessError(f"no {FLOOR[0]}/{FLOOR[1]} row: expected the rows of noise_floor_rows")
 
 
-def read_noise_floor(path):
-    """The floor (bits/byte) from a noise-floor table."""
+def read_noise_floor(path, kind="bpb"):
+    """The floor (bits/byte) from a noise-floor table, of ΔBPB ("bpb") or of KL divergence ("kld")."""
     try:
-        return floor_of(read_tsv(path))
+        return floor_of(read_tsv(path), kind)
     except QuantFairnessError:
         raise QuantFairnessError(
             f"{path} has no {FLOOR[0]}/{FLOOR[1]} row: expected a table from the noise_floor rule"

@@ -7,10 +7,11 @@ every strategy is scored on the same ids as the baseline. Resampling positions o
     scores = load_paired("results/scores/m/baseline.tsv", ["results/scores/m/rtn_int4_g32.tsv"])
     scores.nll["rtn_int4_g32"]["he"]     # NLL per segment, in the order of scores.ids
     scores.baseline["he"], scores.tokens["he"], scores.n_bytes["he"]
+    scores.kl["rtn_int4_g32"]["he"], scores.agree["rtn_int4_g32"]["he"]   # where the table has them
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ class PairedScores:
     n_bytes: dict
     baseline: dict
     nll: dict
+    kl: dict = field(default_factory=dict)  # {strategy: {lang: KL per segment}}, strategies compared with the reference
+    agree: dict = field(default_factory=dict)  # {strategy: {lang: top-1 agreements per segment}}
 
     def first(self, n):
         """The first `n` segments (in id order, which is the split's order) only."""
@@ -36,13 +39,18 @@ class PairedScores:
         def cut(arrays):
             return {lang: values[:n] for lang, values in arrays.items()}
 
+        def cut_each(tables):
+            return {strategy: cut(arrays) for strategy, arrays in tables.items()}
+
         return PairedScores(
             self.ids[:n],
             self.languages,
             cut(self.tokens),
             cut(self.n_bytes),
             cut(self.baseline),
-            {strategy: cut(arrays) for strategy, arrays in self.nll.items()},
+            cut_each(self.nll),
+            cut_each(self.kl),
+            cut_each(self.agree),
         )
 
 
@@ -69,6 +77,12 @@ def paired_scores(baseline_rows, strategy_rows):
     dropped = {lang: len(scored) - len(ids) for lang, scored in zip(languages, per_language, strict=True)}
     if any(dropped.values()):
         log.warning("segments scored in some languages only are left out of every statistic: %s", dropped)
+    # Strategies whose tables compare with the reference (every row has a divergence).
+    compared = [
+        (name, rows)
+        for name, rows in sorted(strategy_rows.items())
+        if rows and all(row.get("kl_divergence") is not None for row in rows)
+    ]
     return PairedScores(
         ids,
         languages,
@@ -76,6 +90,8 @@ def paired_scores(baseline_rows, strategy_rows):
         _column(baseline_rows, ids, languages, "bytes", "the baseline"),
         _column(baseline_rows, ids, languages, "nll", "the baseline"),
         {name: _column(rows, ids, languages, "nll", name) for name, rows in sorted(strategy_rows.items())},
+        {name: _column(rows, ids, languages, "kl_divergence", name) for name, rows in compared},
+        {name: _column(rows, ids, languages, "top1_agreement", name) for name, rows in compared},
     )
 
 

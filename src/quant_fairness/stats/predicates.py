@@ -14,6 +14,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
+import langcodes
 import numpy as np
 import yaml
 
@@ -21,6 +22,9 @@ from quant_fairness.errors import QuantFairnessError
 from quant_fairness.stats.metrics import ratio
 
 CLAIM_KEYS = {"id", "source", "sentence", "predicate"}
+# `protocols` (optional): the protocols a claim is checked under; a claim from the literature
+# rather than the seeds is checked under the robust protocol only, the seeds' not applying.
+PROTOCOLS = ("seed", "robust")
 QUANTITIES = {  # name: what each argument names
     "disparity": ("strategy",),
     "degradation": ("strategy", "language"),
@@ -30,7 +34,7 @@ QUANTITIES = {  # name: what each argument names
     "pearson_p": ("strategy", "predictor"),
     "spearman_p": ("strategy", "predictor"),
 }
-GROUPS = ("high", "low")  # the groups of both protocols
+GROUPS = ("high", "low", "all")  # the groups of both protocols, and every language
 COMPARISONS = {ast.Lt: np.less, ast.Gt: np.greater, ast.LtE: np.less_equal, ast.GtE: np.greater_equal}
 # Division is a ratio (metrics.ratio): undefined, never ±inf, where the denominator is <= 0.
 ARITHMETIC = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: ratio}
@@ -48,6 +52,7 @@ class Claim:
     sentence: str
     predicate: str
     tree: ast.Expression
+    protocols: tuple = PROTOCOLS
 
 
 def _check_node(node, claim_id):
@@ -100,14 +105,22 @@ def _check_term(node, claim_id):
 
 
 def parse_claim(entry):
-    if not isinstance(entry, dict) or set(entry) != CLAIM_KEYS:
-        raise QuantFairnessError(f"a claim needs exactly the keys {sorted(CLAIM_KEYS)}, got {entry!r}")
+    if not isinstance(entry, dict) or not CLAIM_KEYS <= set(entry) <= {*CLAIM_KEYS, "protocols"}:
+        raise QuantFairnessError(
+            f"a claim needs exactly the keys {sorted(CLAIM_KEYS)} (and optionally protocols), got {entry!r}"
+        )
+    protocols = entry.get("protocols", list(PROTOCOLS))
+    if not isinstance(protocols, list) or not protocols or not set(protocols) <= set(PROTOCOLS):
+        raise QuantFairnessError(
+            f"claim {entry['id']!r}: protocols {protocols!r} must be a list from {list(PROTOCOLS)}"
+        )
     try:
         tree = ast.parse(str(entry["predicate"]), mode="eval")
     except SyntaxError as error:
         raise QuantFairnessError(f"claim {entry['id']!r}: predicate is not an expression: {error.msg}") from None
     _check_node(tree.body, entry["id"])
-    return Claim(str(entry["id"]), str(entry["source"]), str(entry["sentence"]), str(entry["predicate"]), tree)
+    fields = (str(entry[key]) for key in ("id", "source", "sentence", "predicate"))
+    return Claim(*fields, tree, tuple(protocols))
 
 
 def claim_arguments(claim):
@@ -127,15 +140,20 @@ def claim_strategies(claim):
 
 
 def check_arguments(claim, strategy_specs=None, languages=None, predictors=None):
-    """Every strategy, language, group and predictor a claim names exists in this run: a typo
-    would otherwise read as something the run left out and make the claim undefined."""
+    """Every strategy, group and predictor a claim names exists in this run, and every language is
+    one of the run's or at least a real language tag (a claims file serves runs of other languages,
+    where such a claim is undefined): a typo would otherwise read as something the run left out."""
     known = {"strategy": strategy_specs, "language": languages, "group": GROUPS, "predictor": predictors}
     for kind, name, text in claim_arguments(claim):
-        if known[kind] is not None and name not in known[kind]:
-            raise QuantFairnessError(
-                f"claim {claim.id!r}: {text} names {kind} {name!r}, which is not defined; "
-                f"expected one of {sorted(known[kind])}"
-            )
+        if known[kind] is None or name in known[kind]:
+            continue
+        if kind == "language" and langcodes.tag_is_valid(name):
+            continue
+        what = "a language of this run nor a language code" if kind == "language" else "defined"
+        raise QuantFairnessError(
+            f"claim {claim.id!r}: {text} names {kind} {name!r}, which is not {what}; "
+            f"expected one of {sorted(known[kind])}"
+        )
 
 
 def load_claims(path, strategy_specs=None, languages=None, predictors=None):
