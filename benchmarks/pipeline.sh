@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Whole-pipeline wall time: the default config from a clean results/ (models and corpus
-# rebuilt too; the downloaded wheels in resources/wheels/ are kept), then a no-op rerun.
+# rebuilt too; the downloaded wheels in resources/wheels/ are kept), then a no-op rerun, and the
+# job-seconds of every rule read from Snakemake's log of the clean run.
 #   bash benchmarks/pipeline.sh [CORES]   (default 2)
 set -euo pipefail
 cores="${1:-2}"
 rm -rf results resources/models resources/corpus resources/masks logs .snakemake/incomplete
+log=$(mktemp --suffix=.snakemake.log)
 start=$(date +%s)
-snakemake --cores "$cores" --quiet
+snakemake --cores "$cores" > "$log" 2>&1
 middle=$(date +%s)
 snakemake --cores "$cores" --quiet
 end=$(date +%s)
 echo "clean run: $((middle - start)) s; no-op rerun: $((end - middle)) s (--cores $cores)"
+python "$(dirname "$0")/job_seconds.py" "$log" --markdown

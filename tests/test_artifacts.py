@@ -16,7 +16,7 @@ from quant_fairness.artifacts.fairness_patch import (
     patch_tensors,
     patched_weights,
 )
-from quant_fairness.artifacts.low_rank import corrected_weights, low_rank_correction
+from quant_fairness.artifacts.low_rank import corrected_weights, low_rank_correction, top_singular_factors
 from quant_fairness.artifacts.packing import (
     PACKED_FILE,
     pack_model,
@@ -27,6 +27,7 @@ from quant_fairness.artifacts.packing import (
     unpack_nibbles,
 )
 from quant_fairness.data.models import load_model
+from quant_fairness.data.wheels import sha256_file
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize.apply import apply_strategy, targeted_weights
 from quant_fairness.quantize.protection import protection_masks
@@ -150,6 +151,19 @@ def test_pack_then_apply_rebuilds_the_fair_model_exactly(tmp_path, family, name,
         assert torch.equal(dict(rebuilt.named_parameters())[param_name], want), param_name
 
 
+def test_a_patch_for_a_packed_model_on_disk_reads_its_hash_instead_of_packing_it_again(tmp_path, monkeypatch):
+    folder, keep = packed_pair(tmp_path)
+    first = (tmp_path / "patch" / MANIFEST).read_bytes()
+    base_hash = sha256_file(tmp_path / "quantized" / PACKED_FILE)
+
+    def no_second_packing(*args, **kwargs):
+        raise AssertionError("the packed model was packed again")
+
+    monkeypatch.setattr("quant_fairness.artifacts.fairness_patch.pack_model", no_second_packing)
+    pack(folder, keep, "llama", tmp_path / "again", base_sha256=base_hash)
+    assert (tmp_path / "again" / MANIFEST).read_bytes() == first  # the same manifest, byte for byte
+
+
 def packed_pair(tmp_path, family="llama", protect=None):
     folder = model_folder(tmp_path, family)
     keep = strategy("seed", PACKABLE["seed"], protect or {"top_percent": 5})
@@ -212,6 +226,17 @@ def test_low_rank_correction_shrinks_the_quantization_error_with_rank():
         errors.append(float((corrected["w"] - original["w"]).norm()))
     assert errors == sorted(errors, reverse=True) and errors[0] < float((quantized["w"] - original["w"]).norm())
     assert errors[-1] < 1e-2  # full rank: only the FP16 rounding of the factors is left
+
+
+@pytest.mark.parametrize("shape", [(300, 40), (40, 300)])
+def test_top_singular_factors_are_the_truncated_svd(shape):
+    """Only the top ranks, from the smaller Gram matrix: the same rank-r product as a full SVD."""
+    error = torch.randn(*shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    a, b = top_singular_factors(error, 8)
+    u, s, vh = torch.linalg.svd(error, full_matrices=False)
+    assert torch.allclose(a @ b, (u[:, :8] * s[:8]) @ vh[:8], atol=1e-10)
+    assert torch.allclose(b @ b.T, torch.eye(8, dtype=torch.float64), atol=1e-10)  # orthonormal rows
+    assert (b.gather(1, b.abs().argmax(dim=1, keepdim=True)) > 0).all()  # the sign convention
 
 
 def test_low_rank_factors_are_byte_identical_across_thread_counts():

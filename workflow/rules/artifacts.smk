@@ -41,9 +41,11 @@ rule pack_quantized:
 
 
 rule pack_patch:
+    # The patch names the packed model it applies to by hash: the one pack_quantized wrote.
     input:
         unpack(quantize_inputs),
         model="resources/models/{model}",
+        quantized=f"results/artifacts/{{model}}/{ARTIFACTS['int4']}/quantized",
         library=library("artifacts/pack.py"),
     wildcard_constraints:
         strategy=STRATEGY_PATTERN,

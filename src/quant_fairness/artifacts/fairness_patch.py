@@ -89,19 +89,22 @@ def _digest(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, salience_indices=None):
+def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, salience_indices=None, base_sha256=None):
     """Write the patch (when `patch_dir`) and the packed quantized model (when `quantized_dir`);
-    return the manifest. The manifest holds the quantized model's hash either way."""
+    return the manifest. The manifest holds the quantized model's hash either way: `base_sha256`
+    where that model is already on disk (its file's SHA-256), else from packing it here."""
     check_packable(strategy)  # before the model is loaded
     model, _ = load_model(model_dir)
-    base_tensors, base_metadata = pack_model(model, strategy, model_name)
-    base = packed_bytes(base_tensors, base_metadata)
+    base = None
+    if base_sha256 is None or quantized_dir is not None:
+        base = packed_bytes(*pack_model(model, strategy, model_name))
+        base_sha256 = _digest(base)
     manifest = {
         "model": model_name,
         "model_weights_sha256": _model_weights_digest(model_dir),
         "strategy": json.loads(json.dumps(asdict(strategy))),  # as the manifest file holds it
         "base_file": PACKED_FILE,
-        "base_sha256": _digest(base),
+        "base_sha256": base_sha256,
     }
     if patch_dir is not None:
         tensors, metadata = patch_tensors(model, strategy, salience_indices)

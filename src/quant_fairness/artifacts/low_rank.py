@@ -2,9 +2,12 @@
 real and measured.
 
 For every quantized matrix W with quantized weights Ŵ, the error E = W − Ŵ is replaced by
-its best rank-r approximation A·B from the truncated SVD (A = U_r·diag(S_r), B = V_rᵀ),
-both stored in FP16; the corrected weight is Ŵ + A·B. Vectors (norm gains quantized by
-the seed's INT4) stay uncorrected.
+its best rank-r approximation A·B, the truncated SVD (A = U_r·diag(S_r), B = V_rᵀ), both stored
+in FP16; the corrected weight is Ŵ + A·B. Vectors (norm gains quantized by the seed's INT4)
+stay uncorrected. Only the top r singular pairs are computed: from the eigen-decomposition of
+the smaller Gram matrix (EᵀE or EEᵀ, float64), so a 262,144 × 640 embedding costs one 640 × 640
+eigenproblem instead of a full SVD. Each pair's sign is fixed (the largest entry of each row of
+B positive), so the stored factors do not depend on the eigensolver's choice.
 
     quantized = unpack_file("results/artifacts/m/seed_absmax_int4/quantized/quantized.safetensors")
     correction = low_rank_correction(original, quantized, quantized_names, rank=8)   # {name.a, name.b}
@@ -22,6 +25,27 @@ from quant_fairness.atomic import atomic_path
 from quant_fairness.data.models import load_model
 
 
+def top_singular_factors(error, rank):
+    """(U_r·diag(S_r), V_rᵀ) of a float64 matrix's rank-`rank` truncated SVD, from its smaller
+    Gram matrix, signs fixed so the largest-magnitude entry of each row of V_rᵀ is positive."""
+    rows, cols = error.shape
+    kept = min(rank, rows, cols)
+    if cols <= rows:
+        _, vectors = torch.linalg.eigh(error.T @ error)  # eigenvalues ascending
+        b = vectors[:, -kept:].flip(1).T
+        a = error @ b.T
+    else:
+        values, vectors = torch.linalg.eigh(error @ error.T)
+        u = vectors[:, -kept:].flip(1)
+        singular = values[-kept:].flip(0).clamp(min=0).sqrt()
+        a = u * singular
+        b = (u.T @ error) / torch.where(singular > 0, singular, 1.0)[:, None]
+    largest = b.abs().argmax(dim=1)
+    sign = torch.sign(b[torch.arange(kept), largest])
+    sign = torch.where(sign == 0, torch.ones_like(sign), sign)
+    return a * sign, b * sign[:, None]
+
+
 @torch.no_grad()
 def low_rank_correction(original, quantized, names, rank):
     """{f"{name}.a": (rows, r) FP16, f"{name}.b": (r, columns) FP16} for each 2-D weight in
@@ -30,13 +54,11 @@ def low_rank_correction(original, quantized, names, rank):
     for name in names:
         if quantized[name].dim() != 2:
             continue
-        # MKL's float32 SVD changes the factors' last bits with the thread count; in float64 the
-        # changes lie far below FP16's resolution, so the stored factors do not depend on it.
-        error = original[name].double() - quantized[name].double()
-        u, s, vh = torch.linalg.svd(error, full_matrices=False)
-        kept = min(rank, s.numel())
-        correction[f"{name}.a"] = (u[:, :kept] * s[:kept]).half().contiguous()
-        correction[f"{name}.b"] = vh[:kept].half().contiguous()
+        # In float64, thread counts change the factors' last bits far below FP16's resolution,
+        # so the stored factors do not depend on them.
+        a, b = top_singular_factors(original[name].double() - quantized[name].double(), rank)
+        correction[f"{name}.a"] = a.half().contiguous()
+        correction[f"{name}.b"] = b.half().contiguous()
     return correction
 
 
