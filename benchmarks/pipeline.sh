@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Whole-pipeline wall time: the default config from a clean results/ (models and corpus
-# rebuilt too; the downloaded wheels in resources/wheels/ are kept), then a no-op rerun, and the
-# job-seconds of every rule read from Snakemake's log of the clean run.
+# rebuilt too; the downloaded wheels in resources/wheels/ are kept), then a no-op rerun; the
+# job-seconds of every rule read from Snakemake's log of the clean run, and the pipeline's
+# efficiency (the FLOPs its model jobs logged over wall time x the matmul ceiling).
 #   bash benchmarks/pipeline.sh [CORES]   (default 2)
 set -euo pipefail
 cores="${1:-2}"
 rm -rf results resources/models resources/corpus resources/masks logs .snakemake/incomplete
 log=$(mktemp --suffix=.snakemake.log)
 start=$(date +%s)
-snakemake --cores "$cores" > "$log" 2>&1
+QUANT_FAIRNESS_COUNT_FLOPS=1 snakemake --cores "$cores" > "$log" 2>&1
 middle=$(date +%s)
 snakemake --cores "$cores" --quiet
 end=$(date +%s)
 echo "clean run: $((middle - start)) s; no-op rerun: $((end - middle)) s (--cores $cores)"
 python "$(dirname "$0")/job_seconds.py" "$log" --markdown
+python "$(dirname "$0")/pipeline_efficiency.py" --wall "$((middle - start))" --threads "$cores"

@@ -1,7 +1,10 @@
 """A job that meets bad input ends with one line naming it, and a non-zero status."""
 
+import os
 import subprocess
 import sys
+
+from quant_fairness.runlog import COUNT_FLOPS_VARIABLE, FLOPS_LOG_LINE
 
 
 def test_quant_fairness_error_in_a_job_is_one_line(tmp_path):
@@ -24,3 +27,21 @@ def test_other_errors_keep_their_traceback(tmp_path):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "ZeroDivisionError" in result.stderr
+
+
+def test_a_counting_job_logs_the_flops_its_linear_layers_ran(tmp_path):
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import torch\n"
+        "from quant_fairness.runlog import start_job\n"
+        f"start_job({str(tmp_path / 'job.log')!r}, threads=1)\n"
+        "layer, other = torch.nn.Linear(4, 3), torch.nn.Conv1d(4, 3, 1)\n"
+        "layer(torch.zeros(2, 5, 4)); layer(torch.zeros(1, 4)); other(torch.zeros(1, 4, 5))\n"
+    )
+    environment = {**os.environ, COUNT_FLOPS_VARIABLE: "1"}
+    subprocess.run([sys.executable, str(script)], check=True, env=environment)
+    assert (FLOPS_LOG_LINE % (2 * 4 * 3 * 11)) in (tmp_path / "job.log").read_text()
+    (tmp_path / "job.log").unlink()
+    del environment[COUNT_FLOPS_VARIABLE]
+    subprocess.run([sys.executable, str(script)], check=True, env=environment)
+    assert "FLOPs" not in (tmp_path / "job.log").read_text()

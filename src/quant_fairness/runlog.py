@@ -1,11 +1,17 @@
 """Set up one workflow job: its log file (Snakemake's `log:`), torch threads, and one-line
-errors: a QuantFairnessError ends the job with its message, not a traceback."""
+errors: a QuantFairnessError ends the job with its message, not a traceback. With
+QUANT_FAIRNESS_COUNT_FLOPS set (benchmarks/pipeline.sh sets it), a model job also logs the FLOPs
+its linear layers ran, for the pipeline's efficiency figure."""
 
+import atexit
 import logging
 import os
 import sys
 
 from quant_fairness.errors import QuantFairnessError
+
+COUNT_FLOPS_VARIABLE = "QUANT_FAIRNESS_COUNT_FLOPS"
+FLOPS_LOG_LINE = "linear-layer FLOPs: %d"
 
 
 def _one_line_errors(kind, error, trace):
@@ -29,4 +35,21 @@ def start_job(log_path=None, threads=None):
         import torch  # only model jobs pay for importing torch
 
         torch.set_num_threads(max(1, min(int(threads), os.cpu_count() or 1)))
+        if os.environ.get(COUNT_FLOPS_VARIABLE):
+            counted, _ = count_linear_flops()
+            atexit.register(lambda: logging.getLogger("quant_fairness").info(FLOPS_LOG_LINE, counted[0]))
     return logging.getLogger("quant_fairness")
+
+
+def count_linear_flops():
+    """([FLOPs so far], hook handle): every forward of an nn.Linear anywhere in the process adds
+    2 x in x out per input row (padding rows included): the work the matmul ceiling times."""
+    import torch
+
+    counted = [0]
+
+    def count(module, inputs, _output):
+        if isinstance(module, torch.nn.Linear):
+            counted[0] += 2 * module.in_features * module.out_features * (inputs[0].numel() // module.in_features)
+
+    return counted, torch.nn.modules.module.register_module_forward_hook(count)
