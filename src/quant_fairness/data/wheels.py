@@ -19,6 +19,8 @@ from pathlib import Path
 from quant_fairness.atomic import atomic_path
 from quant_fairness.errors import QuantFairnessError
 
+DOWNLOAD_DIR = "resources/wheels"  # the pinned wheels and packages, downloaded once per checkout
+
 
 def sha256_file(path):
     digest = hashlib.sha256()
