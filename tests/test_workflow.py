@@ -431,6 +431,11 @@ def test_a_udhr_corpus_runs_through_the_workflow(tmp_path, tiny_model_dir):
     assert len(test) == 8 and not {i.split(".")[0] for i in test} & {i.split(".")[0] for i in calibration}
     rows = read_tsv(work / "results/disparity/tiny.tsv")
     assert {r["scope"] for r in rows if r["metric"] == "delta_bpb"} >= {"en", "am", "ta"}
+    languages = read_tsv(work / "results/corpus/languages.tsv")
+    assert [(r["lang"], r["script"], r["script_agrees"]) for r in languages] == [
+        ("en", "Latn", "yes"), ("am", "Ethi", "yes"), ("ta", "Taml", "yes")
+    ]  # fmt: skip
+    assert all(float(r["tokens_per_byte_tiny"]) > 0 and float(r["log10_speakers"]) > 6 for r in languages)
     assert [path.stat().st_size > 0 for path in (work / "results/report").glob("*/report.pdf")] == [True]
 
 

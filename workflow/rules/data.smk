@@ -22,6 +22,27 @@ rule corpus:
         "../../scripts/data/build_corpus.py"
 
 
+rule language_table:
+    input:
+        test="resources/corpus/test.jsonl",
+        models=expand("resources/models/{model}", model=MODELS),
+        library=library("data/language_table.py"),
+    output:
+        report("results/corpus/languages.tsv", caption="../report/languages.rst", category="Corpus"),
+    params:
+        languages=config["languages"],
+        models=MODELS,
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/language_table.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/data/language_table.py"
+
+
 rule model:
     input:
         local_files=local_model_files,

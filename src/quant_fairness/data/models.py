@@ -216,5 +216,9 @@ def load_model(folder, dtype="float32", device="cpu"):
     placement = {} if device.type == "cpu" else {"device_map": device}
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=DTYPES[dtype], **placement)
     model.eval()
-    tokenizer = AutoTokenizer.from_pretrained(folder)
-    return model, tokenizer
+    return model, load_tokenizer(folder)
+
+
+def load_tokenizer(folder):
+    """The tokenizer of a prepared folder, without its model."""
+    return AutoTokenizer.from_pretrained(folder)
