@@ -89,6 +89,7 @@ BAD = [
     (lambda c: c["languages"].append("../etc"), "config languages.8: '../etc' does not match"),
     (lambda c: c["groups"]["low"].append("Hebrew"), "config groups.low.5: 'Hebrew' does not match"),
     (lambda c: c["resource_levels"]["seed"].update({"e n": 1}), "config resource_levels.seed: 'e n' does not match"),
+    (lambda c: c["resource_levels"].update(log10_speakers={"en": 9}), "resource_levels.log10_speakers is built in"),
     (lambda c: c["sweep"].update(segments=100), "sweep.segments 100 is more than the 24 segments per language of the"),
     (lambda c: c["stats"].update(noise_floor_segments=21), "stats.noise_floor_segments 21 is more than the 20"),
     (lambda c: c["stats"]["seed_protocol"].update(segments=30), "stats.seed_protocol.segments 30 is more than the 20"),

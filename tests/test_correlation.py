@@ -4,7 +4,14 @@ permutation p-values, bootstrap intervals, and undefined cases that stay undefin
 import numpy as np
 import pytest
 
-from quant_fairness.stats.correlation import average_ranks, coefficient, correlation_rows, permutation_p
+from quant_fairness.stats.correlation import (
+    average_ranks,
+    coefficient,
+    correlation_rows,
+    permutation_p,
+    predictor_names,
+    resource_scales,
+)
 
 LANGS = ["ar", "de", "en", "fr", "he", "hi", "sw", "zh"]
 
@@ -61,3 +68,19 @@ def test_degradation_falling_with_resources_gives_a_negative_significant_r(resou
     # Every token is 4 bytes in this data, so tokens per byte cannot explain anything.
     flat = by_key[("delta_bpb", "tokens_per_byte", "pearson")]
     assert "value" not in flat and flat["note"].startswith("undefined: the predictor or the degradation")
+
+
+def test_the_speaker_scale_of_the_language_table_is_a_built_in_predictor(resource_scores):
+    scores, levels = resource_scores
+    table = [{"lang": lang, "log10_speakers": f"{6 + 3 * level:.4f}"} for lang, level in levels.items()]
+    table[0]["log10_speakers"] = "NA"  # a language without a count is left out of the scale, not zero
+    scales = resource_scales({"known": levels}, table)
+    assert set(scales) == {"known", "log10_speakers"} and LANGS[0] not in scales["log10_speakers"]
+    assert predictor_names({"known": levels}) == [
+        "baseline_bpb", "tokens_per_byte", "resource_known", "resource_log10_speakers"
+    ]  # fmt: skip
+    rows = correlation_rows("m", scores, scales, 1e-3, 100, 1000, 0)
+    speakers = {
+        r["method"]: r for r in rows if r["metric"] == "delta_bpb" and r["predictor"] == "resource_log10_speakers"
+    }
+    assert speakers["pearson"]["value"] < -0.9 and speakers["pearson"]["languages"] == ",".join(LANGS[1:])

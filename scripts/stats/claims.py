@@ -5,10 +5,11 @@ from pathlib import Path
 
 from quant_fairness.runlog import start_job
 from quant_fairness.stats.claims import COLUMNS, claim_rows, protocols
+from quant_fairness.stats.correlation import resource_scales
 from quant_fairness.stats.noise_floor import read_noise_floor
 from quant_fairness.stats.paired import load_paired
 from quant_fairness.stats.predicates import load_claims
-from quant_fairness.tables import write_tsv
+from quant_fairness.tables import read_tsv, write_tsv
 
 log = start_job(snakemake.log[0])
 stats = snakemake.params.stats
@@ -25,7 +26,7 @@ rows = claim_rows(
     noise_floor={
         model: read_noise_floor(path) for model, path in zip(models, snakemake.input.noise_floors, strict=True)
     },
-    resource_levels=snakemake.params.resource_levels,
+    resource_levels=resource_scales(snakemake.params.resource_levels, read_tsv(snakemake.input.languages)),
     resamples=stats["bootstrap_resamples"],
     permutations=stats["permutation_resamples"],
     seed=stats["seed"],

@@ -13,6 +13,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from quant_fairness.data.languages import SPEAKER_SCALE
 from quant_fairness.data.sources import check_corpus
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.plan import planned_runs
@@ -114,6 +115,10 @@ def _check_resource_levels(levels, languages):
     that language from every correlation."""
     import langcodes
 
+    if SPEAKER_SCALE in levels:
+        raise QuantFairnessError(
+            f"resource_levels.{SPEAKER_SCALE} is built in (from results/corpus/languages.tsv): name the scale otherwise"
+        )
     for scale, per_language in levels.items():
         for code in per_language:
             if code not in languages and not langcodes.tag_is_valid(code):

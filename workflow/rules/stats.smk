@@ -63,6 +63,7 @@ rule resource_correlation:
         baseline="results/scores/{model}/baseline.tsv",
         strategies=strategy_scores,
         noise_floor="results/noise_floor/{model}.tsv",
+        languages="results/corpus/languages.tsv",
         library=library("stats/resource_correlation.py"),
     output:
         report(
@@ -88,6 +89,7 @@ rule claims:
         baselines=expand("results/scores/{model}/baseline.tsv", model=MODELS),
         strategies=run_files("results/scores/{model}/{strategy}.tsv"),
         noise_floors=expand("results/noise_floor/{model}.tsv", model=MODELS),
+        languages="results/corpus/languages.tsv",
         library=library("stats/claims.py"),
     output:
         report("results/statistics/claims.tsv", caption="../report/claims.rst", category="Comparisons and claims"),

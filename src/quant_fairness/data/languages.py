@@ -31,6 +31,7 @@ SCRIPTS = (
 COMPOSITE_SCRIPTS = {"Jpan": {"Hani", "Hira", "Kana"}, "Kore": {"Hang", "Hani"}, "Hans": {"Hani"}, "Hant": {"Hani"}}
 SCRIPT_OF_LETTER = regex.compile("|".join(rf"(?P<{code}>(?=\p{{L}})\p{{sc={code}}})" for code in SCRIPTS))
 LETTER = regex.compile(r"\p{L}")
+SPEAKER_SCALE = "log10_speakers"  # a resource scale every run has, beside the configured ones
 BASE_COLUMNS = ("lang", "name", "script", "likely_script", "script_agrees", "speakers", "speakers_of", "log10_speakers")
 
 
@@ -94,3 +95,9 @@ def language_row(lang, texts, tokenizers):
 def language_table(rows, languages, tokenizers):
     """One row per language, in the order of `languages`, from split `rows` ({id, lang, text})."""
     return [language_row(lang, [row["text"] for row in rows if row["lang"] == lang], tokenizers) for lang in languages]
+
+
+def speaker_scale(rows):
+    """{lang: log10 speakers} of the language table's rows that have a population: the built-in
+    resource scale, correlated and claimed about as resource_log10_speakers."""
+    return {row["lang"]: float(row[SPEAKER_SCALE]) for row in rows if row[SPEAKER_SCALE] not in (None, "NA")}

@@ -1,9 +1,10 @@
 """Does degradation follow how well-resourced a language is? Correlation across languages,
 per model and strategy, of each degradation metric with each resource predictor.
 
-Predictors: every configured resource scale (`resource_<scale>`, e.g. the seed's
-hand-set levels), and two proxies the model itself gives: its baseline BPB and its
-tokens per byte (the tokenizer premium). Pearson and Spearman (average ranks for ties);
+Predictors: every resource scale (`resource_<scale>`: the configured ones, e.g. the seed's
+hand-set levels, and the built-in `log10_speakers` from results/corpus/languages.tsv), and
+two proxies the model itself gives: its baseline BPB and its tokens per byte (the tokenizer
+premium). Pearson and Spearman (average ranks for ties);
 the p-value permutes the degradation values across languages (two-sided, exact when
 every order fits in `permutations`); the interval bootstraps segments, so it says how
 stable r is given this text, while p speaks to the handful of languages. A row notes
@@ -20,6 +21,7 @@ from itertools import permutations as all_orders
 
 import numpy as np
 
+from quant_fairness.data.languages import SPEAKER_SCALE, speaker_scale
 from quant_fairness.stats.bootstrap import percentile_interval, resample_indices
 from quant_fairness.stats.disparity import language_metrics
 from quant_fairness.stats.metrics import bpb
@@ -90,8 +92,14 @@ def permutation_p(x, y, method, permutations, seed):
 
 
 def predictor_names(resource_levels):
-    """The predictors a run correlates with: the model's own, and resource_<scale> per scale."""
-    return [*MODEL_PREDICTORS, *(f"resource_{scale}" for scale in sorted(resource_levels))]
+    """The predictors a run correlates with: the model's own, and resource_<scale> per configured
+    scale and the built-in speaker scale."""
+    return [*MODEL_PREDICTORS, *(f"resource_{scale}" for scale in sorted({*resource_levels, SPEAKER_SCALE}))]
+
+
+def resource_scales(configured, language_rows):
+    """The configured resource scales with the built-in speaker scale of the language table."""
+    return {**configured, SPEAKER_SCALE: speaker_scale(language_rows)}
 
 
 def predictor_values(scores, index, resource_levels):
