@@ -8,6 +8,7 @@ set -euo pipefail
 cores="${1:-2}"
 rm -rf results resources/models resources/corpus resources/masks logs .snakemake/incomplete
 log=$(mktemp --suffix=.snakemake.log)
+trap 'echo "Snakemake log of the clean run: $log"' EXIT
 start=$(date +%s)
 QUANT_FAIRNESS_COUNT_FLOPS=1 snakemake --cores "$cores" > "$log" 2>&1
 middle=$(date +%s)

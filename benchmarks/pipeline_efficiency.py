@@ -18,7 +18,7 @@ import torch
 from evaluator_throughput import matmul_ceiling
 
 from quant_fairness.data.models import load_model
-from quant_fairness.runlog import FLOPS_LOG_LINE
+from quant_fairness.runlog import COUNT_FLOPS_VARIABLE, FLOPS_LOG_LINE
 
 COUNTED = re.compile(re.escape(FLOPS_LOG_LINE).replace("%d", r"(\d+)"))
 
@@ -50,6 +50,9 @@ def main():
     torch.set_num_threads(args.threads)
     flops = logged_flops(args.logs)
     ceilings = {name: ceiling_flops_per_second(name) for name in flops if name is not None}
+    if not ceilings:
+        raise SystemExit(f"no job log under {args.logs}/ names a model and its FLOPs: was {COUNT_FLOPS_VARIABLE} set?")
+    # A job no model is named for is charged at the fastest ceiling: its efficiency is not overstated.
     fastest = max(ceilings.values())
     print("| model | linear-layer TFLOP | ceiling GFLOP/s | seconds at the ceiling |\n|---|---:|---:|---:|")
     ideal = 0.0

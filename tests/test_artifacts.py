@@ -160,8 +160,14 @@ def test_a_patch_for_a_packed_model_on_disk_reads_its_hash_instead_of_packing_it
         raise AssertionError("the packed model was packed again")
 
     monkeypatch.setattr("quant_fairness.artifacts.fairness_patch.pack_model", no_second_packing)
-    pack(folder, keep, "llama", tmp_path / "again", base_sha256=base_hash)
+    pack(folder, keep, "llama", tmp_path / "again", packed_base=tmp_path / "quantized" / PACKED_FILE)
     assert (tmp_path / "again" / MANIFEST).read_bytes() == first  # the same manifest, byte for byte
+    assert json.loads(first)["base_sha256"] == base_hash
+    # A base quantized another way would make the patch rebuild another model: refused.
+    other = strategy("rtn", PACKABLE["rtn4_sym_g16"], {"top_percent": 5})
+    with pytest.raises(QuantFairnessError, match="quantized by .* not 'llama' by strategy 'rtn'"):
+        pack(folder, other, "llama", tmp_path / "wrong", packed_base=tmp_path / "quantized" / PACKED_FILE)
+    assert not (tmp_path / "wrong").exists()
 
 
 def packed_pair(tmp_path, family="llama", protect=None):
@@ -237,6 +243,17 @@ def test_top_singular_factors_are_the_truncated_svd(shape):
     assert torch.allclose(a @ b, (u[:, :8] * s[:8]) @ vh[:8], atol=1e-10)
     assert torch.allclose(b @ b.T, torch.eye(8, dtype=torch.float64), atol=1e-10)  # orthonormal rows
     assert (b.gather(1, b.abs().argmax(dim=1, keepdim=True)) > 0).all()  # the sign convention
+
+
+@pytest.mark.parametrize("shape", [(40, 24), (24, 40)])
+def test_directions_without_error_are_zero_not_an_arbitrary_null_space_basis(shape):
+    generator = torch.Generator().manual_seed(2)
+    rank_two = torch.randn(shape[0], 2, generator=generator, dtype=torch.float64) @ torch.randn(
+        2, shape[1], generator=generator, dtype=torch.float64
+    )
+    a, b = top_singular_factors(rank_two, 4)
+    assert torch.allclose(a @ b, rank_two, atol=1e-10)
+    assert (a[:, 2:] == 0).all() and (b[2:] == 0).all() and (b[:2].abs().sum(1) > 0).all()
 
 
 def test_low_rank_factors_are_byte_identical_across_thread_counts():

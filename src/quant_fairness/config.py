@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from quant_fairness.data.languages import SPEAKER_SCALE
 from quant_fairness.data.sources import check_corpus
+from quant_fairness.data.speakers import SPEAKER_SCALE
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.plan import planned_runs
 from quant_fairness.quantize.strategies import check_packable, parse_strategy, strategy_named

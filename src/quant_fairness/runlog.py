@@ -36,7 +36,7 @@ def start_job(log_path=None, threads=None):
 
         torch.set_num_threads(max(1, min(int(threads), os.cpu_count() or 1)))
         if os.environ.get(COUNT_FLOPS_VARIABLE):
-            counted, _ = count_linear_flops()
+            counted, _hook = count_linear_flops()  # counts until the process ends
             atexit.register(lambda: logging.getLogger("quant_fairness").info(FLOPS_LOG_LINE, counted[0]))
     return logging.getLogger("quant_fairness")
 
@@ -49,7 +49,7 @@ def count_linear_flops():
     counted = [0]
 
     def count(module, inputs, _output):
-        if isinstance(module, torch.nn.Linear):
+        if isinstance(module, torch.nn.Linear) and inputs:  # an input passed by keyword is not counted
             counted[0] += 2 * module.in_features * module.out_features * (inputs[0].numel() // module.in_features)
 
     return counted, torch.nn.modules.module.register_module_forward_hook(count)

@@ -89,16 +89,20 @@ def _digest(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, salience_indices=None, base_sha256=None):
+def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, salience_indices=None, packed_base=None):
     """Write the patch (when `patch_dir`) and the packed quantized model (when `quantized_dir`);
-    return the manifest. The manifest holds the quantized model's hash either way: `base_sha256`
-    where that model is already on disk (its file's SHA-256), else from packing it here."""
+    return the manifest. The manifest holds the quantized model's hash either way: the file's at
+    `packed_base` where that model is already on disk, else from packing it here."""
+    if packed_base is not None and quantized_dir is not None:
+        raise ValueError("pack: either write the packed model (quantized_dir) or name one on disk (packed_base)")
     check_packable(strategy)  # before the model is loaded
+    if packed_base is not None:
+        _check_packed_base(packed_base, strategy, model_name)
     model, _ = load_model(model_dir)
     base = None
-    if base_sha256 is None or quantized_dir is not None:
+    if packed_base is None:
         base = packed_bytes(*pack_model(model, strategy, model_name))
-        base_sha256 = _digest(base)
+    base_sha256 = _digest(base) if base is not None else sha256_file(packed_base)
     manifest = {
         "model": model_name,
         "model_weights_sha256": _model_weights_digest(model_dir),
@@ -120,6 +124,17 @@ def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, sa
     if quantized_dir is not None:
         write_packed(base, quantized_dir, model_dir)
     return manifest
+
+
+def _check_packed_base(path, strategy, model_name):
+    """A patch names its base by hash, so the base must be what this strategy quantizes to: the
+    same model, and every weight it does not protect quantized by the same spec."""
+    metadata = read_metadata(path)
+    if metadata["model"] != model_name or metadata["quantizer"] != json.loads(json.dumps(strategy.quantizer_spec)):
+        raise QuantFairnessError(
+            f"{path} holds {metadata['model']!r} quantized by {metadata['quantizer']}, not {model_name!r} by "
+            f"strategy {strategy.name!r}'s {strategy.quantizer_spec}: a patch for it would rebuild another model"
+        )
 
 
 def _model_weights_digest(model_dir):

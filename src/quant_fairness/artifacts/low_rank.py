@@ -24,22 +24,29 @@ from quant_fairness.artifacts.packing import PACKED_FILE, quantized_names, unpac
 from quant_fairness.atomic import atomic_path
 from quant_fairness.data.models import load_model
 
+NEGLIGIBLE_SINGULAR = 1e-6  # relative to the largest singular value
+
 
 def top_singular_factors(error, rank):
     """(U_r·diag(S_r), V_rᵀ) of a float64 matrix's rank-`rank` truncated SVD, from its smaller
     Gram matrix, signs fixed so the largest-magnitude entry of each row of V_rᵀ is positive."""
     rows, cols = error.shape
     kept = min(rank, rows, cols)
-    if cols <= rows:
-        _, vectors = torch.linalg.eigh(error.T @ error)  # eigenvalues ascending
-        b = vectors[:, -kept:].flip(1).T
+    tall = cols <= rows
+    values, vectors = torch.linalg.eigh(error.T @ error if tall else error @ error.T)  # ascending
+    singular = values[-kept:].flip(0).clamp(min=0).sqrt()
+    top = vectors[:, -kept:].flip(1)
+    if tall:
+        b = top.T
         a = error @ b.T
     else:
-        values, vectors = torch.linalg.eigh(error @ error.T)
-        u = vectors[:, -kept:].flip(1)
-        singular = values[-kept:].flip(0).clamp(min=0).sqrt()
-        a = u * singular
-        b = (u.T @ error) / torch.where(singular > 0, singular, 1.0)[:, None]
+        a = top * singular
+        b = (top.T @ error) / torch.where(singular > 0, singular, 1.0)[:, None]
+    # A direction with no error is an arbitrary vector of a null space (the Gram matrix squares
+    # the spectrum, so below ~1e-6 of the largest singular value it is rounding): zeroed, so the
+    # stored factors are the same on every machine.
+    negligible = singular <= singular.max() * NEGLIGIBLE_SINGULAR
+    a[:, negligible], b[negligible] = 0.0, 0.0
     largest = b.abs().argmax(dim=1)
     sign = torch.sign(b[torch.arange(kept), largest])
     sign = torch.where(sign == 0, torch.ones_like(sign), sign)

@@ -75,16 +75,19 @@ def parsed_once(path):
     (the whole vocabulary, as Python objects) costs more than dequantizing the weights."""
     import gguf
 
-    reader, opened = gguf.GGUFReader(path), gguf.GGUFReader
+    reader_class = gguf.GGUFReader
+    reader = reader_class(path)
 
-    def open_reader(other, *args, **kwargs):
-        return reader if Path(other) == Path(path) and not args and not kwargs else opened(other, *args, **kwargs)
+    def open_reader(requested, *args, **kwargs):
+        if Path(requested).resolve() == Path(path).resolve() and not args and not kwargs:
+            return reader
+        return reader_class(requested, *args, **kwargs)
 
     gguf.GGUFReader = open_reader
     try:
         yield reader
     finally:
-        gguf.GGUFReader = opened
+        gguf.GGUFReader = reader_class
 
 
 def gguf_header(reader):

