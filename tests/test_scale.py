@@ -126,7 +126,9 @@ def test_flores_config_needs_a_code_per_language_and_a_whole_local_copy(tmp_path
     local = {**corpus, "dataset": str(copy), "codes": CODES}
     with pytest.raises(QuantFairnessError, match="has no devtest/heb_Hebr.parquet"):
         check_config(_config(corpus=local, **languages), SCHEMA)
-    with pytest.raises(QuantFairnessError, match="codes.en: 'english' does not match"):
+    with pytest.raises(
+        QuantFairnessError, match="corpus.codes.en: 'english' is not a FLORES\\+ code; expected language_Script"
+    ):
         check_config(_config(corpus={**corpus, "codes": {"en": "english", "he": "heb_Hebr"}}, **languages), SCHEMA)
 
 
