@@ -30,7 +30,9 @@ def logged_flops(logs):
     for log in sorted(Path(logs).rglob("*.log")):
         counted = [int(match.group(1)) for match in COUNTED.finditer(log.read_text(errors="replace"))]
         if counted:
-            owner = next((part for part in log.with_suffix("").parts if part in models), None)
+            # logs/baseline/<model>_numerics.log names its model with a suffix
+            parts = log.with_suffix("").parts
+            owner = next((m for m in sorted(models) if any(p == m or p.startswith(f"{m}_") for p in parts)), None)
             flops[owner] = flops.get(owner, 0) + sum(counted)
     return flops
 
