@@ -105,8 +105,8 @@ BAD = [
         "strategy 'gptq_int4_g32': calibration_segments was replaced by calibration_tokens",
     ),
     (
-        lambda c: c["strategy_specs"]["seed_guided_low5"]["protect"]["salience"].update(segments=73),
-        "strategy 'seed_guided_low5' salience segments 73 is more than the 72",
+        lambda c: c["strategy_specs"]["seed_guided_low5"]["protect"]["salience"].update(segments=129),
+        "strategy 'seed_guided_low5' salience segments 129 is more than the 128",
     ),
     (
         lambda c: c["strategy_specs"]["gptq_int4_g32_en"].update(calibration_languages="yo"),
