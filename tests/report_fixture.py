@@ -16,6 +16,7 @@ from quant_fairness.report.figures import (
     plot_calibration,
     plot_delta_bpb,
     plot_divergence,
+    plot_language_spectrum,
     plot_layer_sweep,
     plot_pareto,
     plot_preservation,
@@ -36,6 +37,8 @@ from quant_fairness.stats.disparity import COLUMNS, disparity_rows
 from quant_fairness.stats.noise_floor import COLUMNS as NOISE_COLUMNS
 from quant_fairness.stats.paired import paired_scores
 from quant_fairness.stats.predicates import parse_claim
+from quant_fairness.stats.regression import COLUMNS as REGRESSION_COLUMNS
+from quant_fairness.stats.regression import regression_rows
 from quant_fairness.tables import SCORE_COLUMNS, read_tsv, write_tsv
 
 GROUPS = {"high": ["en", "fr"], "low": ["he", "ar"]}
@@ -71,6 +74,21 @@ CONFIG = {
     "corpus": {"source": "plain"},
     "sweep": {"strategy": "lossy", "segments": 4, "max_layers": 2},
 }
+
+
+LANGUAGE_TABLE_COLUMNS = ("lang", "name", "script", "likely_script", "script_agrees", "speakers", "speakers_of",
+                    "log10_speakers", "tokens_per_byte_tiny")  # fmt: skip
+LANGUAGE_TABLE = [
+    {"lang": lang, "name": name, "script": script, "likely_script": script, "script_agrees": "yes",
+     "speakers": speakers, "speakers_of": lang, "log10_speakers": f"{np.log10(speakers):.4f}",
+     "tokens_per_byte_tiny": 0.4}
+    for lang, name, script, speakers in (
+        ("en", "English", "Latn", 1_728_003_523),
+        ("fr", "French", "Latn", 311_936_089),
+        ("he", "Hebrew", "Hebr", 9_414_650),
+        ("ar", "Arabic", "Arab", 373_496_670),
+    )
+]  # fmt: skip
 
 
 def _scores():
@@ -110,6 +128,9 @@ def write_fixture_results(folder):
     write_tsv(folder / "calibration.tsv", calibration, LANGUAGE_COLUMNS)
     correlation = correlation_rows("tiny", scores, CONFIG["resource_levels"], FLOOR, 100, 100, 0)
     write_tsv(folder / "correlation.tsv", correlation, CORRELATION_COLUMNS)
+    write_tsv(folder / "languages.tsv", LANGUAGE_TABLE, LANGUAGE_TABLE_COLUMNS)
+    regression = regression_rows("tiny", scores, LANGUAGE_TABLE, 100, 0)
+    write_tsv(folder / "regression.tsv", regression, REGRESSION_COLUMNS)
     claims = [
         parse_claim(
             {"id": "lr_worse", "source": "001.txt", "sentence": "LR | worse", "predicate": "disparity(lossy) > 1"}
@@ -236,6 +257,7 @@ def write_fixture_results(folder):
         "disparity": "disparity.tsv",
         "ranking": "ranking.tsv",
         "correlation": "correlation.tsv",
+        "regression": "regression.tsv",
         "comparisons": "comparisons.tsv",
         "calibration": "calibration.tsv",
         "noise_floor": "floor.tsv",
@@ -256,6 +278,7 @@ def write_fixture_results(folder):
         corpus_sources=folder / "sources.json",
         test_split=folder / "test.jsonl",
         claims=folder / "claims.tsv",
+        languages=folder / "languages.tsv",
         figures=write_figures(folder, read_tsv(folder / "disparity.tsv"), read_tsv(folder / "correlation.tsv")),
     )
     benchmarks = {"baseline": {"tiny": [benchmark]}, "sweep": {"tiny": [folder / "missing.tsv"]}}
@@ -263,9 +286,18 @@ def write_fixture_results(folder):
 
 
 def write_figures(folder, disparity, correlation):
-    """The report's seven figures, drawn by the real figure functions from the fixture tables."""
+    """The report's eight figures, drawn by the real figure functions from the fixture tables."""
     figures = folder / "figures"
-    names = ("delta_bpb", "divergence", "calibration", "preservation", "layer_sweep", "pareto", "resource_scatter")
+    names = (
+        "delta_bpb",
+        "divergence",
+        "calibration",
+        "preservation",
+        "layer_sweep",
+        "pareto",
+        "resource_scatter",
+        "language_spectrum",
+    )
     paths = [figures / f"{name}.png" for name in names]
     plot_delta_bpb({"tiny": disparity}, LANGUAGES, ["lossy", "en_lossless"], paths[0])
     plot_divergence({"tiny": disparity}, LANGUAGES, ["lossy", "en_lossless"], paths[1])
@@ -275,4 +307,5 @@ def write_figures(folder, disparity, correlation):
     plot_layer_sweep({"tiny": (single, [{"layers": "0,1"}])}, paths[4])
     plot_pareto({"tiny": ({"lossy": 4.0, "keep5": 5.6, "en_lossless": 8.1}, disparity)}, paths[5])
     plot_resource_scatter({"tiny": (disparity, correlation, "lossy")}, CONFIG["resource_levels"], paths[6])
+    plot_language_spectrum({"tiny": (disparity, "lossy")}, LANGUAGE_TABLE, paths[7])
     return paths

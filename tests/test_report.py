@@ -17,7 +17,7 @@ from quant_fairness.report.render import fill_chapters, render, render_html, ren
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "report"
-FIGURES = 7
+FIGURES = 8
 
 
 def _tool(name, package):
@@ -85,6 +85,23 @@ def test_findings_follow_from_paired_tests(rendered):
     assert finding["facts"][1].startswith("Hardest hit: he")
     frontier = [row["strategy"] for row in context["models"][0]["frontier"]]
     assert frontier == ["lossy", "keep5"]  # en_lossless's disparity is undefined: not on it
+
+
+def test_the_regression_section_shows_only_with_enough_languages(rendered, tmp_path):
+    """The fixture's four languages leave the regression undefined and out of the report; a run
+    with enough languages shows each coefficient with both of its intervals."""
+    context, out = rendered
+    synthesis = (out / "source" / "synthesis.qmd").read_text()
+    assert "#sec-regression" not in synthesis and "{#tbl-languages}" in synthesis
+    assert "| he | Hebrew | Hebr | 9.41 | 0.400 |" in synthesis
+    regression = context["models"][0]["regression"]
+    assert regression and all(row["note"].startswith("undefined: 4 languages") for row in regression)
+    fitted = [{**regression[0], "segments": "0.31 [0.2, 0.4]", "languages_ci": "0.31 [0.1, 0.5]", "note": ""}]
+    wide = {**context, "wide": True, "models": [{**context["models"][0], "regression": fitted}]}
+    source = fill_chapters(TEMPLATES, wide, [], tmp_path / "s")
+    shown = (source / "synthesis.qmd").read_text()
+    assert "{#sec-regression}" in shown and "| 0.31 [0.2, 0.4] | 0.31 [0.1, 0.5] |" in shown
+    assert "{#tbl-wide-correlation}" in shown and "{#tbl-wide-correlation}" not in synthesis
 
 
 def _methods(context, tmp_path, corpus, model):

@@ -3,6 +3,7 @@
 
 from quant_fairness.report.figures import plot_resource_scatter
 from quant_fairness.runlog import start_job
+from quant_fairness.stats.correlation import resource_scales
 from quant_fairness.tables import read_tsv
 
 start_job(snakemake.log[0])
@@ -11,4 +12,5 @@ rows = {
     model: (read_tsv(disparity), read_tsv(correlation), snakemake.params.strategies[model])
     for model, disparity, correlation in tables
 }
-plot_resource_scatter(rows, snakemake.params.resource_levels, snakemake.output[0])
+scales = resource_scales(snakemake.params.resource_levels, read_tsv(snakemake.input.languages))
+plot_resource_scatter(rows, scales, snakemake.output[0])

@@ -29,7 +29,16 @@ ARTIFACTS = config["artifacts"]
 PRESERVATION = {model: points for model in MODELS if (points := preservation_points(config, model))}
 FIGURES = [
     f"results/figures/{name}.png"
-    for name in ("delta_bpb", "divergence", "calibration", "preservation", "layer_sweep", "pareto", "resource_scatter")
+    for name in (
+        "delta_bpb",
+        "divergence",
+        "calibration",
+        "preservation",
+        "layer_sweep",
+        "pareto",
+        "resource_scatter",
+        "language_spectrum",
+    )
 ]
 # A new commit or another configuration renders a new report beside the earlier ones.
 REPORT_DIR = f"results/report/{report_version(workflow.basedir, config)}"

@@ -124,6 +124,7 @@ rule figure_resource_scatter:
     input:
         tables=expand("results/disparity/{model}.tsv", model=MODELS),
         correlation=expand("results/statistics/{model}/correlation.tsv", model=MODELS),
+        languages="results/corpus/languages.tsv",
         library=library("report/plot_resource_scatter.py"),
     output:
         report("results/figures/resource_scatter.png", caption="../report/resource_scatter.rst", category="Figures"),
@@ -142,6 +143,27 @@ rule figure_resource_scatter:
         "../../scripts/report/plot_resource_scatter.py"
 
 
+rule figure_language_spectrum:
+    input:
+        tables=expand("results/disparity/{model}.tsv", model=MODELS),
+        languages="results/corpus/languages.tsv",
+        library=library("report/plot_language_spectrum.py"),
+    output:
+        report("results/figures/language_spectrum.png", caption="../report/language_spectrum.rst", category="Figures"),
+    params:
+        models=MODELS,
+        strategies={model: headline_strategy(config, model) for model in MODELS},
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/figures/language_spectrum.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/plot_language_spectrum.py"
+
+
 rule figures_all:
     input:
         FIGURES,
@@ -154,6 +176,8 @@ rule report:
         models=expand("resources/models/{model}", model=MODELS),
         ranking=expand("results/statistics/{model}/ranking.tsv", model=MODELS),
         correlation=expand("results/statistics/{model}/correlation.tsv", model=MODELS),
+        regression=expand("results/statistics/{model}/regression.tsv", model=MODELS),
+        languages="results/corpus/languages.tsv",
         comparisons=expand("results/statistics/{model}/comparisons.tsv", model=MODELS),
         calibration=expand("results/statistics/{model}/calibration.tsv", model=MODELS),
         noise_floor=expand("results/noise_floor/{model}.tsv", model=MODELS),

@@ -83,6 +83,29 @@ rule resource_correlation:
         "../../scripts/stats/resource_correlation.py"
 
 
+rule language_regression:
+    input:
+        baseline="results/scores/{model}/baseline.tsv",
+        strategies=strategy_scores,
+        languages="results/corpus/languages.tsv",
+        library=library("stats/language_regression.py"),
+    output:
+        report(
+            "results/statistics/{model}/regression.tsv", caption="../report/regression.rst", category="Comparisons and claims"
+        ),
+    params:
+        stats=config["stats"],
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/statistics/regression_{model}.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/stats/language_regression.py"
+
+
 rule claims:
     input:
         claims=CLAIMS_FILE,
@@ -113,5 +136,5 @@ rule claims:
 rule statistics_all:
     input:
         expand("results/disparity/{model}.tsv", model=MODELS),
-        expand("results/statistics/{model}/{table}.tsv", model=MODELS, table=["comparisons", "ranking", "correlation"]),
+        expand("results/statistics/{model}/{table}.tsv", model=MODELS, table=["comparisons", "ranking", "correlation", "regression"]),
         "results/statistics/claims.tsv",

@@ -22,6 +22,7 @@ from quant_fairness.report.journal import journal_entries
 from quant_fairness.report.render import renderer_versions
 from quant_fairness.stats.correlation import coefficient
 from quant_fairness.stats.noise_floor import LARGEST, read_noise_floor
+from quant_fairness.stats.regression import MIN_LANGUAGES
 from quant_fairness.tables import read_tsv
 
 
@@ -147,6 +148,37 @@ def _correlation(path, strategies):
         p_value = "" if row["p_value"] == "NA" else f" (p = {number(row['p_value'])})"
         entry[row["method"]] = with_ci(row) + p_value
     return list(table.values())
+
+
+def _regression(path, strategies):
+    """The regression of ΔBPB and KLD on the language predictors, for the headline strategies:
+    each coefficient with its segment and its language interval."""
+    table = []
+    for row in read_tsv(path):
+        if row["strategy"] not in strategies:
+            continue
+        language = {"value": row["coefficient"], "ci_low": row["language_ci_low"], "ci_high": row["language_ci_high"]}
+        table.append(
+            {
+                **row,
+                "segments": with_ci({**row, "value": row["coefficient"]}),
+                "languages_ci": with_ci(language),
+                "r_squared": number(row["r_squared"]),
+            }
+        )
+    return table
+
+
+def _language_table(path, models):
+    """results/corpus/languages.tsv for the report: speakers in millions, tokens per byte per model."""
+    return [
+        {
+            **row,
+            "millions": "NA" if row["speakers"] == "NA" else number(float(row["speakers"]) / 1e6),
+            "tokens_per_byte": [number(row[f"tokens_per_byte_{model}"]) for model in models],
+        }
+        for row in read_tsv(path)
+    ]
 
 
 def _calibration(path):
@@ -306,6 +338,7 @@ PER_MODEL = (
     "models",
     "ranking",
     "correlation",
+    "regression",
     "comparisons",
     "noise_floor",
     "sweep_steps",
@@ -335,7 +368,7 @@ def _storage(paths):
 def report_context(inputs, config, version, benchmarks=None):
     """Everything the chapters show, from the run's files. `inputs` maps the report rule's input
     names to paths: per-model lists (PER_MODEL, in one model order), plus `storage`, `timing`,
-    `stats`, `claims`, `corpus_sources` and `test_split`; `benchmarks`: optional job-time files."""
+    `stats`, `claims`, `corpus_sources`, `test_split` and `languages`; `benchmarks`: optional job-time files."""
     storage = _storage(inputs["storage"])
     headline = headline_strategies(config)
     models = []
@@ -355,6 +388,7 @@ def report_context(inputs, config, version, benchmarks=None):
                 "divergence": _divergence(rows, path["ranking"], headline),
                 "calibration": _calibration(path["calibration"]),
                 "correlation": _correlation(path["correlation"], headline),
+                "regression": _regression(path["regression"], headline),
                 "noise_floor": _noise_floor(path["noise_floor"]),
                 "sweep": _sweep(path["sweep_steps"], path["sweep_test"]),
                 "artifacts": _artifacts(path["sizes"], path["effects"]),
@@ -369,6 +403,9 @@ def report_context(inputs, config, version, benchmarks=None):
         "config": config,
         "ci_percent": f"{100 * config['stats']['ci_level']:g}",
         "corpus_stats": [r for r in read_tsv(inputs["stats"]) if r["split"] == "test"],
+        "wide": len(config["languages"]) >= MIN_LANGUAGES,
+        "min_languages": MIN_LANGUAGES,
+        "language_table": _language_table(inputs["languages"], [model["name"] for model in models]),
         "models": models,
         "claims": _claims(inputs["claims"]),
         "calibration_tokens": _calibration_budgets(config),

@@ -9,6 +9,7 @@ greyscale print.
     plot_layer_sweep({"smollm2-135m": (single_rows, step_rows)}, "results/figures/layer_sweep.png")
     plot_pareto({"smollm2-135m": (bits_per_weight, disparity_rows)}, "results/figures/pareto.png")
     plot_resource_scatter({"smollm2-135m": (disparity_rows, correlation_rows, strategy)}, levels, path)
+    plot_language_spectrum({"smollm2-135m": (disparity_rows, strategy)}, language_rows, path)
 """
 
 import matplotlib
@@ -300,6 +301,84 @@ def plot_calibration(tables_by_model, path):
         if settings:
             ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
+    _save(fig, path)
+
+
+def _script_style(scripts):
+    """{script: (colour, hatch)}: a colour per script, and a hatch once the colours run out."""
+    return {
+        script: (PALETTE[k % len(PALETTE)], HATCHES[(k // len(PALETTE)) % len(HATCHES)])
+        for k, script in enumerate(sorted(scripts))
+    }
+
+
+def _sorted_bars(ax, lookup, metric, script_of, style):
+    """Bars of `metric` per language, smallest first, coloured by the language's script."""
+    points = sorted(
+        ((lang, point) for (lang, name), row in lookup.items() if name == metric and (point := _value(row))),
+        key=lambda item: (item[1][0], item[0]),
+    )
+    for i, (lang, (value, low, high)) in enumerate(points):
+        colour, hatch = style[script_of[lang]]
+        ax.bar(
+            i,
+            value,
+            0.8,
+            yerr=[[low], [high]],
+            capsize=1.5,
+            color=colour,
+            hatch=hatch,
+            edgecolor="black",
+            linewidth=0.4,
+            error_kw={"linewidth": 0.6},
+        )
+    ax.set_xticks(range(len(points)), [lang for lang, _ in points], rotation=90, fontsize=7)
+    ax.set_xlim(-0.6, max(len(points), 1) - 0.4)
+    return bool(points)
+
+
+def plot_language_spectrum(rows_by_model, language_rows, path):
+    """Every language's ΔBPB (and KLD where scored) under each model's headline strategy, sorted,
+    each bar coloured by the language's script, with bootstrap CIs: two panels per model, one
+    above the other. `rows_by_model` = {model: (disparity_rows, strategy)};
+    `language_rows`: results/corpus/languages.tsv."""
+    models = sorted(rows_by_model)
+    script_of = {row["lang"]: row["script"] for row in language_rows}
+    style = _script_style(set(script_of.values()))
+    columns = 10
+    fig, axes = plt.subplots(
+        2 * len(models), 1, figsize=(max(8.0, 0.2 * len(script_of) + 2), 2.6 * 2 * len(models)), squeeze=False
+    )
+    for k, model in enumerate(models):
+        delta_ax, kld_ax = axes[2 * k, 0], axes[2 * k + 1, 0]
+        rows, strategy = rows_by_model[model]
+        lookup = {key: row for key, row in _lookup(rows, strategy).items() if key[0] in script_of}
+        _sorted_bars(delta_ax, lookup, "delta_bpb", script_of, style)
+        delta_ax.axhline(0, color="black", linewidth=0.6)
+        delta_ax.set_ylabel("ΔBPB (bits/byte)")
+        delta_ax.set_title(f"{model}: ΔBPB under {strategy}, languages sorted", fontsize=9)
+        if _sorted_bars(kld_ax, lookup, "kld_bpb", script_of, style):
+            kld_ax.set_yscale("log")
+        else:
+            kld_ax.text(0.5, 0.5, f"no KLD scored for {strategy}", ha="center", transform=kld_ax.transAxes)
+        kld_ax.set_ylabel("KLD (bits/byte)")
+        kld_ax.set_title(f"{model}: divergence from the reference under {strategy}, languages sorted", fontsize=9)
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, facecolor=colour, hatch=hatch, edgecolor="black", linewidth=0.4)
+        for colour, hatch in style.values()
+    ]
+    fig.legend(
+        handles,
+        list(style),
+        loc="upper center",
+        ncol=min(len(style), columns),
+        fontsize=7,
+        frameon=False,
+        title="script (ISO 15924)",
+        title_fontsize=7,
+    )
+    legend_rows = -(-len(style) // columns)
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.3 + 0.16 * legend_rows) / fig.get_figheight()))
     _save(fig, path)
 
 
