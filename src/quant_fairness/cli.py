@@ -14,6 +14,13 @@ read the workflow's statistics tables: each seed claim's verdict under the seed 
 robust protocol, and a model's strategies ranked with the ones the data cannot tell
 apart.
 
+    quant-fairness corpora bible/disparity/smollm2-135m.tsv results/disparity/smollm2-135m.tsv \
+        [--strategy rtn_int4_g32] [--threshold 0.67] [--json]
+
+compares one model's baseline BPB (and a strategy's ΔBPB) on two corpora, language by
+language, and flags the languages the second corpus makes suspiciously easy: memorised
+text (quant_fairness.stats.cross_corpus).
+
     quant-fairness sweep --model smollm2-135m [--langs en,he,ar,zh] [--max-layers 3] [--json]
     quant-fairness recommend --model smollm2-135m --top 3          # prints 0,9,11
 
@@ -42,6 +49,7 @@ from quant_fairness.data.corpus import read_split
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize.strategies import CALIBRATION_GROUPS, MATCHED, parse_strategy, strategy_named
 from quant_fairness.stats.comparison import COMPARED
+from quant_fairness.stats.cross_corpus import THRESHOLD, cross_corpus_rows
 from quant_fairness.stats.metrics import bpb, delta_bpb, kld_bpb, kld_per_token, ppl, top1_agreement
 
 
@@ -359,6 +367,21 @@ def _ranking(args):
         print(f"{row['rank']:>4}  {row['strategy']:<24}{with_ci(row):>30}  {row['indistinguishable_from']}")
 
 
+def _corpora(args):
+    from quant_fairness.report.formatting import number
+
+    reference, other = (_statistics_table(Path(path)) for path in (args.reference, args.other))
+    rows = cross_corpus_rows(reference, other, args.strategy, args.threshold)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    columns = ["lang", "bpb_reference", "bpb_other", "ratio", "relative_ratio", "flagged"]
+    columns += ["delta_bpb_reference", "delta_bpb_other"] if args.strategy else []
+    print("".join(f"{name:>20}" for name in columns))
+    for row in rows:
+        print("".join(f"{row[name] if isinstance(row[name], str) else number(row[name]):>20}" for name in columns))
+
+
 DEVICE_HELP = "auto (cuda when torch sees a GPU, else cpu), cpu, cuda, cuda:N or mps"
 
 
@@ -393,6 +416,18 @@ def build_parser():
     ranking.add_argument("--results", default="results", help="the workflow's results folder")
     ranking.add_argument("--json", action="store_true", help="print JSON only")
     ranking.set_defaults(run=_ranking)
+    corpora = commands.add_parser(
+        "corpora", help="one model on two corpora: languages whose text it may have memorised"
+    )
+    corpora.add_argument("reference", help="a disparity table (results/disparity/<model>.tsv) of one run")
+    corpora.add_argument("other", help="the same model's disparity table of a run on another corpus")
+    corpora.add_argument("--strategy", help="also show this strategy's ΔBPB on both corpora")
+    corpora.add_argument(
+        "--threshold", type=float, default=THRESHOLD,
+        help="flag a language whose BPB ratio between the corpora is below this times the median ratio",
+    )  # fmt: skip
+    corpora.add_argument("--json", action="store_true", help="print JSON only")
+    corpora.set_defaults(run=_corpora)
     for name, help_text in (
         ("sweep", "rank decoder blocks to protect, grow the best set, re-measure it on the test split"),
         ("recommend", "print the blocks to protect (e.g. 0,9,11) for pipes"),
