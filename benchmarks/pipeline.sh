@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-pipeline wall time: the default config from a clean results/ (models and corpus
 # rebuilt too; the downloaded wheels in resources/wheels/ are kept), then a no-op rerun; the
-# job-seconds of every rule read from Snakemake's log of the clean run, and the pipeline's
+# job-seconds of every rule read from Snakemake's log of the clean run, what of them went to
+# start-up and model loading (the job logs), and the pipeline's
 # efficiency (the FLOPs its model jobs logged over wall time x the matmul ceiling).
 #   bash benchmarks/pipeline.sh [CORES]   (default 2)
 set -euo pipefail
@@ -16,4 +17,5 @@ snakemake --cores "$cores" --quiet
 end=$(date +%s)
 echo "clean run: $((middle - start)) s; no-op rerun: $((end - middle)) s (--cores $cores)"
 python "$(dirname "$0")/job_seconds.py" "$log" --markdown
+python "$(dirname "$0")/job_startup.py" "$log" --markdown
 python "$(dirname "$0")/pipeline_efficiency.py" --wall "$((middle - start))" --threads "$cores"

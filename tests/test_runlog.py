@@ -45,3 +45,17 @@ def test_a_counting_job_logs_the_flops_its_linear_layers_ran(tmp_path):
     del environment[COUNT_FLOPS_VARIABLE]
     subprocess.run([sys.executable, str(script)], check=True, env=environment)
     assert "FLOPs" not in (tmp_path / "job.log").read_text()
+
+
+def test_a_job_logs_its_start_up_from_process_start(tmp_path):
+    # Half a second spent before start_job (as imports would) shows in the logged start-up.
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import time\ntime.sleep(0.5)\n"
+        "from quant_fairness.runlog import start_job\n"
+        f"start_job({str(tmp_path / 'job.log')!r})\n"
+    )
+    assert subprocess.run([sys.executable, str(script)]).returncode == 0
+    line = (tmp_path / "job.log").read_text()
+    startup = float(line.split("start-up: ")[1].split(" s ")[0])
+    assert 0.5 <= startup < 30

@@ -12,6 +12,7 @@ from quant_fairness.errors import QuantFairnessError
 
 COUNT_FLOPS_VARIABLE = "QUANT_FAIRNESS_COUNT_FLOPS"
 FLOPS_LOG_LINE = "linear-layer FLOPs: %d"
+STARTUP_LOG_LINE = "start-up: %.2f s from process start (interpreter, Snakemake's preamble, imports)"
 
 
 def _one_line_errors(kind, error, trace):
@@ -20,6 +21,16 @@ def _one_line_errors(kind, error, trace):
         print(f"quant-fairness: {error}", file=sys.stderr)
         return
     sys.__excepthook__(kind, error, trace)
+
+
+def seconds_since_process_start():
+    """Wall seconds since this process started (Linux /proc, 10 ms ticks), or None elsewhere."""
+    try:
+        start_ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
+        uptime = float(open("/proc/uptime").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
 
 
 def start_job(log_path=None, threads=None):
@@ -31,6 +42,9 @@ def start_job(log_path=None, threads=None):
         force=True,
     )
     sys.excepthook = _one_line_errors
+    startup = seconds_since_process_start()
+    if startup is not None:
+        logging.getLogger("quant_fairness").info(STARTUP_LOG_LINE, startup)
     if threads:
         import torch  # only model jobs pay for importing torch
 

@@ -16,6 +16,7 @@ every later job loads plain float weights from `resources/models/<name>/`.
 import json
 import logging
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from quant_fairness.provenance import PROVENANCE, weights_digest
 
 log = logging.getLogger(__name__)
 
+MODEL_LOAD_LOG_LINE = "loaded model %s in %.2f s"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 HUB_REMEDY = (
     "the `model` job downloads from the Hugging Face hub: check the connection and HF_HUB_OFFLINE, "
@@ -217,9 +219,12 @@ def load_model(folder, dtype="float32", device="cpu"):
     # Straight onto an accelerator (a 7B model need not fit in host memory twice); the CPU path
     # loads as it always has.
     placement = {} if device.type == "cpu" else {"device_map": device}
+    started = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=DTYPES[dtype], **placement)
     model.eval()
-    return model, load_tokenizer(folder)
+    tokenizer = load_tokenizer(folder)
+    log.info(MODEL_LOAD_LOG_LINE, folder.name, time.perf_counter() - started)
+    return model, tokenizer
 
 
 def load_tokenizer(folder):
