@@ -49,6 +49,7 @@ rule all:
     default_target: True
     input:
         f"{REPORT_DIR}/report.html",
+        "results/report/index.html",
         "results/corpus/languages.tsv",
         rules.universe_all.input,
         rules.sweep_all.input,

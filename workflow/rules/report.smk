@@ -200,6 +200,7 @@ rule report:
         source=directory(f"{REPORT_DIR}/source"),
         html=report(f"{REPORT_DIR}/report.html", caption="../report/report.rst", category="Report"),
         pdf=report(f"{REPORT_DIR}/report.pdf", caption="../report/report_pdf.rst", category="Report"),
+        summary=f"{REPORT_DIR}/summary.json",
     params:
         config=config,
         version=Path(REPORT_DIR).name,
@@ -214,3 +215,21 @@ rule report:
         **LIGHT_JOB,
     script:
         "../../scripts/report/render_report.py"
+
+
+rule report_index:
+    # Lists every version on disk, not only this run's: the other versions are read as found.
+    input:
+        f"{REPORT_DIR}/summary.json",
+        library=library("report/report_index.py"),
+    output:
+        report("results/report/index.html", caption="../report/report_index.rst", category="Report"),
+    conda:
+        "../../envs/quant-fairness.yaml"
+    log:
+        "logs/report_index.log",
+    threads: 1
+    resources:
+        **LIGHT_JOB,
+    script:
+        "../../scripts/report/report_index.py"

@@ -414,4 +414,5 @@ def report_context(inputs, config, version, benchmarks=None):
     hashes = {"corpus": context["provenance"]["test_split_sha256"][:12], "config": context["config_hash"]}
     context["journal"] = journal_entries(config, models, inputs["timing"], benchmarks or {}, hashes)
     context["findings"] = findings(config, models)
+    context["changes"] = None  # the first version; the report job compares with the previous one on disk
     return context
