@@ -30,14 +30,14 @@ CONFIG = {"languages": ["en", "he"], "stats": {"seed": 0, "ci_level": 0.95}}
 
 def test_changes_name_keys_strategies_and_numbers_that_moved_beyond_their_intervals():
     before = _summary("v1-aaaa", "2026-11-01T10:00:00+00:00", CONFIG, ["rtn", "gptq"], ("2.0", "1.8", "2.2"))
-    config = {"languages": ["en", "he", "ar"], "stats": {"seed": 0, "ci_level": 0.9}}
+    config = {"languages": ["en", "he", "ar"], "stats": {"seed": 1, "ci_level": 0.95}}
     after = _summary("v2-bbbb", "2026-11-02T10:00:00+00:00", config, ["rtn", "nf4"], ("1.5", "1.3", "1.7"))
     changed = changes(before, after)
     assert changed["previous"] == "v1-aaaa"
-    assert [row["key"] for row in changed["config"]] == ["languages", "stats.ci_level"]
+    assert [row["key"] for row in changed["config"]] == ["languages", "stats.seed"]
     assert changes(before, {**after, "config": {}})["config"][0] == {"key": "languages", "before": '["en", "he"]',
                                                                      "after": None}  # fmt: skip
-    assert changed["config"][1] == {"key": "stats.ci_level", "before": "0.95", "after": "0.9"}
+    assert changed["config"][1] == {"key": "stats.seed", "before": "0", "after": "1"}
     assert changed["added"] == [("m", "nf4")] and changed["removed"] == [("m", "gptq")]
     # The disparity's intervals are apart; the group mean has no interval and is not judged.
     assert [(row["metric"], row["before"], row["after"]) for row in changed["moved"]] == [
@@ -47,6 +47,9 @@ def test_changes_name_keys_strategies_and_numbers_that_moved_beyond_their_interv
     assert changes(before, overlapping) == {"previous": "v1-aaaa", "config": [], "added": [], "removed": [],
                                             "moved": []}  # fmt: skip
     assert changes(None, after) is None
+    # Intervals at another confidence level are not compared; the level shows as a changed key.
+    other_level = {**after, "config": {**config, "stats": {"seed": 1, "ci_level": 0.9}}}
+    assert changes(before, other_level)["moved"] == []
 
 
 def test_the_index_lists_every_version_on_disk_newest_first(tmp_path):
@@ -58,6 +61,7 @@ def test_the_index_lists_every_version_on_disk_newest_first(tmp_path):
         )
     assert [s["version"] for s in summaries(tmp_path)] == ["v3-cccc", "v2-bbbb", "v1-aaaa"]
     assert previous_summary(tmp_path, "v3-cccc")["version"] == "v2-bbbb"
+    assert previous_summary(tmp_path, "v2-bbbb")["version"] == "v1-aaaa"  # rendered again: not against v3
     assert previous_summary(tmp_path, "v9-new")["version"] == "v3-cccc"
     write_index(tmp_path, tmp_path / "index.html")
     page = (tmp_path / "index.html").read_text()

@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
+from quant_fairness.stats.bootstrap import resample_indices
+from quant_fairness.stats.correlation import degradation_values
 from quant_fairness.stats.paired import paired_scores
-from quant_fairness.stats.regression import MIN_LANGUAGES, PREDICTORS, regression_rows
+from quant_fairness.stats.regression import (
+    MIN_LANGUAGES,
+    PREDICTORS,
+    design_columns,
+    regression_rows,
+    standardised_fit,
+)
 
 LANGS = [f"l{k:02d}" for k in range(20)]
 
@@ -52,6 +60,25 @@ def test_the_fit_is_the_same_run_after_run(tokenizer_driven):
     assert regression_rows("m", scores, table, 50, 0) == regression_rows("m", scores, table, 50, 0)
 
 
+def test_a_language_without_a_speaker_count_is_left_out_of_the_fit(tokenizer_driven):
+    scores, table = tokenizer_driven
+    table[7]["log10_speakers"] = "NA"
+    rows = {r["predictor"]: r for r in regression_rows("m", scores, table, 20, 0)}
+    kept = [lang for lang in LANGS if lang != "l07"]
+    index = resample_indices(len(scores.ids), 20, 0)[:1]
+    covered, columns, design = design_columns(scores, index, table)
+    assert covered == kept and columns == [LANGS.index(lang) for lang in kept]
+    # The fit on the other 19, from their own per-language ΔBPB and predictors.
+    outcome = degradation_values(scores, "int4", index)["delta_bpb"][0, columns]
+    slopes, r_squared = standardised_fit(design[0], outcome)
+    assert [rows[name]["coefficient"] for name in PREDICTORS] == pytest.approx(list(slopes))
+    assert (
+        rows["tokens_per_byte"]["languages"] == 19
+        and "no speaker count for l07: left out" in rows["latin_script"]["note"]
+    )
+    assert rows["baseline_bpb"]["r_squared"] == pytest.approx(r_squared)
+
+
 def test_too_few_languages_or_a_constant_script_leave_it_undefined(tokenizer_driven):
     scores, table = tokenizer_driven
     for row in table[MIN_LANGUAGES - 1 :]:
@@ -63,3 +90,12 @@ def test_too_few_languages_or_a_constant_script_leave_it_undefined(tokenizer_dri
     one_script = [{**row, "script": "Arab", "log10_speakers": "7"} for row in table]
     constant = regression_rows("m", scores, one_script, 20, 0)
     assert all("coefficient" not in r and "a predictor is constant" in r["note"] for r in constant)
+
+
+def test_a_language_interval_of_mostly_degenerate_resamples_is_left_undefined(tokenizer_driven):
+    # One Latin language in twenty: about a third of the language resamples miss it entirely.
+    scores, table = tokenizer_driven
+    lone_latin = [{**row, "script": "Latn" if k == 0 else "Cyrl"} for k, row in enumerate(table)]
+    rows = regression_rows("m", scores, lone_latin, 200, 0)
+    assert all("language_ci_low" not in r and "language CI undefined" in r["note"] for r in rows)
+    assert all("ci_low" in r for r in rows)  # the segment resamples keep every language

@@ -7,12 +7,14 @@ import atexit
 import logging
 import os
 import sys
+from pathlib import Path
 
 from quant_fairness.errors import QuantFairnessError
 
 COUNT_FLOPS_VARIABLE = "QUANT_FAIRNESS_COUNT_FLOPS"
 FLOPS_LOG_LINE = "linear-layer FLOPs: %d"
 STARTUP_LOG_LINE = "start-up: %.2f s from process start (interpreter, Snakemake's preamble, imports)"
+MODEL_LOAD_LOG_LINE = "loaded model %s in %.2f s"
 
 
 def _one_line_errors(kind, error, trace):
@@ -26,11 +28,12 @@ def _one_line_errors(kind, error, trace):
 def seconds_since_process_start():
     """Wall seconds since this process started (Linux /proc, 10 ms ticks), or None elsewhere."""
     try:
-        start_ticks = int(open("/proc/self/stat").read().rsplit(")", 1)[1].split()[19])
-        uptime = float(open("/proc/uptime").read().split()[0])
+        start_ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    elapsed = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    return elapsed if elapsed >= 0 else None  # a container's virtualised uptime can disagree
 
 
 def start_job(log_path=None, threads=None):

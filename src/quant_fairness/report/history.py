@@ -65,8 +65,12 @@ def summaries(report_root):
 
 
 def previous_summary(report_root, version):
-    """The newest summary of another version, or None."""
-    return next((summary for summary in summaries(report_root) if summary["version"] != version), None)
+    """The newest summary of another version rendered before this one (before its first
+    rendering, when it is rendered again), or None."""
+    found = summaries(report_root)
+    own = next((summary["date"] for summary in found if summary["version"] == version), None)
+    earlier = (s for s in found if s["version"] != version and (own is None or s["date"] < own))
+    return next(earlier, None)
 
 
 def _flatten(value, prefix=""):
@@ -101,7 +105,9 @@ def changes(previous, current):
     new = {(model, s) for model, names in current["strategies"].items() for s in names}
     earlier = {(n["model"], n["strategy"], n["scope"], n["metric"]): n for n in previous["headline"]}
     moved = []
-    for number in current["headline"]:
+    # Intervals at two confidence levels do not compare: the changed key is listed instead.
+    same_level = before.get("stats.ci_level") == after.get("stats.ci_level")
+    for number in current["headline"] if same_level else []:
         key = (number["model"], number["strategy"], number["scope"], number["metric"])
         was = earlier.get(key)
         if was is None or _interval(was) is None or _interval(number) is None:

@@ -52,13 +52,14 @@ def standardised_fit(design, outcome):
     beta = np.linalg.lstsq(z, outcome, rcond=None)[0]
     residual = outcome - z @ beta
     total = ((outcome - outcome.mean()) ** 2).sum()
-    return beta[1:], (1 - (residual**2).sum() / total) if total > 0 else float("nan")
+    return beta[1:], float(1 - (residual**2).sum() / total) if total > 0 else None
 
 
 def language_bootstrap(design, outcome, resamples, seed):
     """Slopes refitted on languages resampled with replacement: (array resamples × predictors of
     the defined fits, how many resamples were degenerate)."""
-    rng = np.random.default_rng(seed)
+    # A stream of its own: the segment resamples are drawn from `seed` itself.
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
     fits, degenerate = [], 0
     for _ in range(resamples):
         pick = rng.integers(0, len(outcome), len(outcome))
@@ -71,8 +72,9 @@ def language_bootstrap(design, outcome, resamples, seed):
 
 
 def design_columns(scores, index, language_rows):
-    """(languages covered, array rows of `index` × languages × PREDICTORS): the languages with a
-    speaker count, each predictor per resample (the script and speakers do not resample)."""
+    """(languages covered, their columns in scores.languages, array rows of `index` × languages ×
+    PREDICTORS): the languages with a speaker count, each predictor per resample (the script and
+    speakers do not resample)."""
     values = predictor_values(scores, index, {SPEAKER_SCALE: speaker_scale(language_rows)})
     covered, speakers = values[f"resource_{SPEAKER_SCALE}"]
     columns = [scores.languages.index(lang) for lang in covered]
@@ -87,13 +89,14 @@ def design_columns(scores, index, language_rows):
         ],
         -1,
     )
-    return covered, design
+    return covered, columns, design
 
 
 def regression_rows(model, scores, language_rows, resamples, seed, level=0.95):
+    """Rows of COLUMNS: one per strategy, metric and predictor; `language_rows` is
+    results/corpus/languages.tsv (script and log10 speakers per language)."""
     index = resample_indices(len(scores.ids), resamples, seed)
-    covered, design = design_columns(scores, index, language_rows)
-    columns = [scores.languages.index(lang) for lang in covered]
+    covered, columns, design = design_columns(scores, index, language_rows)
     unscaled = [lang for lang in scores.languages if lang not in covered]
     left_out = f"no speaker count for {', '.join(unscaled)}: left out" if unscaled else ""
     rows = []
@@ -121,17 +124,20 @@ def _fit_rows(design, outcome, resamples, seed, level):
     by_language, degenerate = language_bootstrap(design[0], outcome[0], resamples, seed)
     rows = []
     for k, name in enumerate(PREDICTORS):
-        row = {"predictor": name, "coefficient": float(point[0][k]), "r_squared": float(point[1])}
+        row = {"predictor": name, "coefficient": float(point[0][k]), "r_squared": point[1]}
         notes = []
         interval = percentile_interval(by_segment[:, k], level)
         if interval is None:
             notes.append("segment CI undefined: degenerate fits in some resamples")
         else:
             row["ci_low"], row["ci_high"] = interval
-        if len(by_language):
+        # Dropping many degenerate resamples would leave an interval of the lucky draws only.
+        if degenerate > (1 - level) * resamples:
+            notes.append(f"language CI undefined: {degenerate} of {resamples} language resamples degenerate")
+        else:
             row["language_ci_low"], row["language_ci_high"] = percentile_interval(by_language[:, k], level)
-        if degenerate:
-            notes.append(f"{degenerate} of {resamples} language resamples degenerate (left out)")
+            if degenerate:
+                notes.append(f"{degenerate} of {resamples} language resamples degenerate (left out)")
         row["note"] = "; ".join(notes)
         rows.append(row)
     return rows
