@@ -151,7 +151,7 @@ def test_disparity_measures_what_the_quantizers_did(run):
 
 @pytest.mark.slow
 def test_statistics_need_only_the_score_tables(run):
-    statistics = ["noise_floor", "disparity", "resource_correlation", "claims"]
+    statistics = ["noise_floor", "disparity", "resource_correlation", "language_regression", "claims"]
     dry = snakemake(run, "-n", "--forcerun", *statistics, "--", "statistics_all")
     assert dry.returncode == 0, dry.stderr[-3000:]
     job_stats = (dry.stdout + dry.stderr).split("Job stats:")[-1].split("Reasons:")[0].splitlines()[3:]
@@ -243,17 +243,21 @@ def test_layer_sweep_chooses_on_selection_and_measures_on_test(run):
 
 @pytest.mark.slow
 def test_report_is_versioned_with_every_figure_in_html_and_pdf(run):
-    (folder,) = (run / "results/report").iterdir()  # <git describe>-<config hash>
+    (folder,) = [path for path in (run / "results/report").iterdir() if path.is_dir()]  # <git describe>-<config hash>
     config_hash = folder.name.rsplit("-", 1)[1]
     html = " ".join((folder / "report.html").read_text().split())  # pandoc wraps long lines
     assert re.fullmatch("[0-9a-f]{12}", config_hash) and f"config <code>{config_hash}</code>" in html
     assert html.count("<table") >= 20
-    assert html.count("data:image/png;base64,") == 7  # every figure, embedded
+    assert html.count("data:image/png;base64,") == 8  # every figure, embedded
     assert "smollm2-135m" in html and "seed_absmax_int4" in html
     assert "http://" not in html.replace("http://www.w3.org", "")
     assert "Experiment <code>core</code>" in html  # the journal, from the run's timing files
     assert (folder / "report.pdf").read_bytes().startswith(b"%PDF")
     assert {path.name for path in (folder / "source").iterdir()} >= {"report.qmd", "journal.qmd", "_quarto.yml"}
+    assert "This is the first version of the report" in html
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["version"] == folder.name and summary["config_hash"] == config_hash
+    assert f'href="{folder.name}/report.html"' in (run / "results/report/index.html").read_text()
 
 
 @pytest.mark.slow
