@@ -34,11 +34,16 @@ def job_seconds(lines):
     return durations
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def log_arguments(doc):
+    """The command line of a script that reads a Snakemake log: the log, and --markdown."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("log")
     parser.add_argument("--markdown", action="store_true", help="a Markdown table for benchmarks/README.md")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main():
+    args = log_arguments(__doc__)
     with open(args.log, encoding="utf-8") as handle:
         durations = job_seconds(handle)
     rows = sorted(durations.items(), key=lambda item: -sum(item[1]))

@@ -10,15 +10,13 @@ Printed per rule: jobs, summed start-up and model-load seconds, and their share 
 job-seconds (job_seconds.py), most first.
 """
 
-import argparse
 import re
 from pathlib import Path
 
-from job_seconds import job_seconds
+from job_seconds import STARTS, job_seconds, log_arguments
 
 from quant_fairness.runlog import MODEL_LOAD_LOG_LINE, STARTUP_LOG_LINE
 
-STARTS = re.compile(r"^(?:local)?rule (\w+):$")
 LOG = re.compile(r"^\s+log: (.+)$")
 STARTUP = re.compile(re.escape(STARTUP_LOG_LINE).replace("%\\.2f", r"([0-9.]+)"))
 LOADED = re.compile(re.escape(MODEL_LOAD_LOG_LINE).replace("%s", r"\S+").replace("%\\.2f", r"([0-9.]+)"))
@@ -52,10 +50,7 @@ def startup_seconds(jobs, workdir="."):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("log")
-    parser.add_argument("--markdown", action="store_true", help="a Markdown table for benchmarks/README.md")
-    args = parser.parse_args()
+    args = log_arguments(__doc__)
     lines = Path(args.log).read_text(encoding="utf-8").splitlines()
     totals, durations = startup_seconds(job_logs(lines)), job_seconds(lines)
     rows = sorted(totals.items(), key=lambda item: -(item[1][1] + item[1][2]))

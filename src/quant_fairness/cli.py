@@ -49,6 +49,7 @@ from quant_fairness.data.corpus import read_split
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize.strategies import CALIBRATION_GROUPS, MATCHED, parse_strategy, strategy_named
 from quant_fairness.stats.comparison import COMPARED
+from quant_fairness.stats.cross_corpus import COLUMNS as CROSS_CORPUS_COLUMNS
 from quant_fairness.stats.cross_corpus import THRESHOLD, cross_corpus_rows
 from quant_fairness.stats.metrics import bpb, delta_bpb, kld_bpb, kld_per_token, ppl, top1_agreement
 
@@ -375,8 +376,7 @@ def _corpora(args):
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    columns = ["lang", "bpb_reference", "bpb_other", "ratio", "relative_ratio", "flagged"]
-    columns += ["delta_bpb_reference", "delta_bpb_other"] if args.strategy else []
+    columns = [name for name in CROSS_CORPUS_COLUMNS if args.strategy or not name.startswith("delta_bpb")]
     print("".join(f"{name:>20}" for name in columns))
     for row in rows:
         print("".join(f"{row[name] if isinstance(row[name], str) else number(row[name]):>20}" for name in columns))

@@ -110,10 +110,8 @@ def changes(previous, current):
     for number in current["headline"] if same_level else []:
         key = (number["model"], number["strategy"], number["scope"], number["metric"])
         was = earlier.get(key)
-        if was is None or _interval(was) is None or _interval(number) is None:
-            continue
-        (low, high), (was_low, was_high) = _interval(number), _interval(was)
-        if high < was_low or low > was_high:
+        now, then = _interval(number), was and _interval(was)
+        if now and then and (now[1] < then[0] or now[0] > then[1]):
             moved.append({**{k: number[k] for k in ("model", "strategy", "scope", "metric")},
                           "before": with_ci(was), "after": with_ci(number)})  # fmt: skip
     return {
