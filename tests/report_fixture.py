@@ -73,6 +73,7 @@ CONFIG = {
     "evaluation": {"dtype": "float32"},
     "corpus": {"source": "plain"},
     "sweep": {"strategy": "lossy", "segments": 4, "max_layers": 2},
+    "report": {"practical": ["keep"]},
 }
 
 

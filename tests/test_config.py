@@ -94,6 +94,10 @@ BAD = [
         "resource_levels.seed: 'hb' is not a language code (languages without a level in this scale: he, sw, hi)",
     ),
     (lambda c: c["languages"].append("../etc"), "config languages.8: '../etc' does not match"),
+    (
+        lambda c: c["report"]["practical"].append("library_comparision"),
+        "report.practical: experiment 'library_comparision' is not defined; expected some of ['attention_only',",
+    ),
     (lambda c: c["groups"]["low"].append("Hebrew"), "config groups.low.5: 'Hebrew' does not match"),
     (lambda c: c["resource_levels"]["seed"].update({"e n": 1}), "config resource_levels.seed: 'e n' does not match"),
     (lambda c: c["resource_levels"].update(log10_speakers={"en": 9}), "resource_levels.log10_speakers is built in"),

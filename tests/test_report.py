@@ -1,7 +1,10 @@
 """The report from small fixture results: the numbers it shows are the tables', an undefined
-ratio shows as undefined with its reason, and the rendered files work for a reader: the HTML
-in headless Chromium with no network (figures drawn, tables present, every cross-reference
-resolves, nothing fetched) and the PDF's pages, turned into images, are not blank."""
+ratio shows as undefined with its reason, the abstract leads with the configured practical
+quantizers, and the rendered files work for a reader: the HTML in headless Chromium with no
+network (figures drawn, tables present, every cross-reference resolves, nothing fetched), seen
+at 1280 and 390 px (a sidebar, no table wider than the page, the abstract on the first screen),
+and the PDF's pages, turned into images, are not blank, its main matter short, every lettered
+appendix referenced from it."""
 
 import os
 import shutil
@@ -12,12 +15,15 @@ import jinja2
 import pytest
 from report_fixture import write_fixture_results
 
+from quant_fairness.errors import QuantFairnessError
 from quant_fairness.report.content import report_context
-from quant_fairness.report.render import fill_chapters, render, render_html, render_pdf
+from quant_fairness.report.render import fill_chapters, pandoc_args, render, render_html, render_pdf
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "report"
 FIGURES = 8
+MAIN_PAGES = 14  # the main matter of an A4 PDF, title to references (issue: <= 14 on the default run)
+APPENDICES = ["sec-claims-detail", "sec-all-strategies", "sec-per-language", "sec-journal", "sec-software"]
 
 
 def _tool(name, package):
@@ -46,7 +52,7 @@ def test_report_shows_the_tables_numbers_and_undefined_ratios_as_undefined(rende
     assert disparity["en_lossless"]["robust"] == "undefined"
     assert "undefined: mean ΔBPB of the high group = 0 &lt;= 0" in html
     assert "undefined: ΔBPB(en) = 0 &lt;= 0" in html and ">reference</td>" in html
-    assert "<code>lr_worse</code>: LR / worse" in html and "<strong>holds</strong>" in html
+    assert "<code>lr_worse</code></span>: LR / worse" in html and "<strong>holds</strong>" in html
     assert "4.00e-04" in html  # the noise floor
     assert "<td>0,1</td>" in html and "3.25" in html  # the layer sweep's greedy path
     artifacts = {row["artifact"]: row for row in context["models"][0]["artifacts"]}
@@ -91,17 +97,17 @@ def test_the_regression_section_shows_only_with_enough_languages(rendered, tmp_p
     """The fixture's four languages leave the regression undefined and out of the report; a run
     with enough languages shows each coefficient with both of its intervals."""
     context, out = rendered
-    synthesis = (out / "source" / "synthesis.qmd").read_text()
-    assert "#sec-regression" not in synthesis and "{#tbl-languages}" in synthesis
-    assert "| he | Hebrew | Hebr | 9.41 | 0.400 |" in synthesis
+    languages = (out / "source" / "languages.qmd").read_text()
+    assert "#sec-regression" not in languages and "{#tbl-languages}" in languages
+    assert "| he | Hebrew | Hebr | 9.41 | 0.400 |" in languages
     regression = context["models"][0]["regression"]
     assert regression and all(row["note"].startswith("undefined: 4 languages") for row in regression)
     fitted = [{**regression[0], "segments": "0.31 [0.2, 0.4]", "languages_ci": "0.31 [0.1, 0.5]", "note": ""}]
     wide = {**context, "wide": True, "models": [{**context["models"][0], "regression": fitted}]}
     source = fill_chapters(TEMPLATES, wide, [], tmp_path / "s")
-    shown = (source / "synthesis.qmd").read_text()
+    shown = (source / "languages.qmd").read_text()
     assert "{#sec-regression}" in shown and "| 0.31 [0.2, 0.4] | 0.31 [0.1, 0.5] |" in shown
-    assert "{#tbl-wide-correlation}" in shown and "{#tbl-wide-correlation}" not in synthesis
+    assert "{#tbl-wide-correlation}" in shown and "{#tbl-wide-correlation}" not in languages
 
 
 def test_a_version_says_what_changed_since_the_previous_one(rendered, tmp_path):
@@ -183,18 +189,7 @@ def test_html_works_offline_in_headless_chromium(rendered):
 
     _, out = rendered
     with sync_playwright() as playwright:
-        # No network for the page: offline context, a dead proxy, and no DNS.
-        browser = playwright.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--proxy-server=127.0.0.1:9",
-                "--host-resolver-rules=MAP * ~NOTFOUND",
-            ],
-        )
+        browser = _browser(playwright, chromium)
         page = browser.new_context(offline=True).new_page()
         requests = []
         page.on("request", lambda request: requests.append(request.url))
@@ -213,6 +208,82 @@ def test_html_works_offline_in_headless_chromium(rendered):
     assert tables >= 20 and math >= 4
     assert dangling == [] and "Figure 1" in references
     assert requests == [(out / "report.html").as_uri()]  # the page itself, nothing else
+
+
+def _browser(playwright, chromium):
+    """Chromium with no network: an offline context, a dead proxy, and no DNS."""
+    return playwright.chromium.launch(
+        executable_path=chromium,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--proxy-server=127.0.0.1:9",
+            "--host-resolver-rules=MAP * ~NOTFOUND",
+        ],
+    )
+
+
+LAYOUT = """() => {
+  const nav = document.querySelector("nav#TOC"), box = nav.getBoundingClientRect();
+  const abstract = document.querySelector("header .abstract").getBoundingClientRect();
+  const first = document.querySelector("h1[id]").getBoundingClientRect();
+  const longest = [...document.querySelectorAll("table")].sort((a, b) => b.rows.length - a.rows.length)[0];
+  const row = longest.querySelector("tbody tr:nth-child(2)");
+  return {
+    nav: getComputedStyle(nav).position, navLeft: box.left, navRight: box.right, navVisible: box.height > 100,
+    mainLeft: first.left, abstractTop: abstract.top, abstractBottom: abstract.bottom,
+    pageWidth: document.documentElement.scrollWidth,
+    wideTables: [...document.querySelectorAll("table")]
+      .filter(table => table.getBoundingClientRect().right > innerWidth + 1).length,
+    tables: document.querySelectorAll("table").length,
+    zebra: getComputedStyle(row).backgroundColor !== getComputedStyle(row.previousElementSibling).backgroundColor,
+    sticky: getComputedStyle(longest.querySelector("thead th")).position,
+  };
+}"""
+
+
+def test_html_reads_on_a_wide_and_a_narrow_screen(rendered, tmp_path):
+    """At 1280 px the contents are a fixed sidebar beside the text, marking the section being read;
+    at 390 px they sit in the flow. At both widths nothing is wider than the page, table rows are
+    zebra-striped under a sticky header, and the abstract starts on the first screen (at 1280 px
+    it fits on it). Printed, the sidebar is part of the page. Screenshots are kept beside the test."""
+    chromium = _tool("chromium", "chromium")
+    from PIL import Image
+    from playwright.sync_api import sync_playwright
+
+    _, out = rendered
+    layouts = {}
+    with sync_playwright() as playwright:
+        browser = _browser(playwright, chromium)
+        for width, height in ((1280, 800), (390, 844)):
+            page = browser.new_context(offline=True, viewport={"width": width, "height": height}).new_page()
+            page.goto((out / "report.html").as_uri(), wait_until="load")
+            layouts[width] = page.evaluate(LAYOUT)
+            page.screenshot(path=tmp_path / f"first-screen-{width}.png")
+            if width == 1280:
+                page.evaluate("document.getElementById('sec-languages').scrollIntoView()")
+                page.wait_for_timeout(100)
+                current = page.evaluate("[...document.querySelectorAll('nav#TOC a.current')].map(a => a.hash)")
+                page.emulate_media(media="print")
+                printed = page.evaluate("getComputedStyle(document.querySelector('nav#TOC')).position")
+        browser.close()
+    wide, narrow = layouts[1280], layouts[390]
+    assert wide["nav"] == "fixed" and wide["navLeft"] == 0 and wide["navVisible"]
+    assert wide["mainLeft"] >= wide["navRight"], "the text starts right of the sidebar"
+    assert current == ["#sec-languages"] and printed == "static"
+    assert narrow["nav"] == "static"
+    for width, layout in layouts.items():
+        assert layout["pageWidth"] <= width and layout["wideTables"] == 0, (width, layout)
+        assert layout["zebra"] and layout["sticky"] == "sticky", (width, layout)
+        assert 0 <= layout["abstractTop"] < (800 if width == 1280 else 844) / 2, (width, layout)
+    assert wide["abstractBottom"] <= 800
+    # The screenshots are not blank: the sidebar's strip and the text column both carry ink.
+    shot = Image.open(tmp_path / "first-screen-1280.png").convert("L")
+    for left, right in ((0, int(wide["navRight"])), (int(wide["mainLeft"]), 1280)):
+        strip = shot.crop((left, 0, right, 800))
+        assert sum(strip.histogram()[:128]) > 0.002 * strip.width * strip.height, (left, right)
 
 
 def test_pdf_pages_are_not_blank(rendered, tmp_path):
@@ -268,3 +339,89 @@ def test_quarto_route_with_a_fake_quarto(rendered, tmp_path, monkeypatch):
     assert (tmp_path / "report.html").read_text() == "<html>quarto</html>\n"
     assert (tmp_path / "report.pdf").read_text() == "%PDF-quarto\n"
     assert not (source / "report.html").exists()
+
+
+def test_the_abstract_leads_with_the_practical_quantizers_the_config_names(rendered, tmp_path):
+    """`report.practical` decides what the abstract leads with: the fixture calls the `keep`
+    experiment practical (lossy, keep5); calling `headline` practical instead changes it."""
+    context, out = rendered
+    (model,) = context["answer"]["models"]
+    assert model["summary"][0].startswith("Of 2 practical quantizers, the one of lowest disparity, `keep5`, costs")
+    assert "the one of highest, `lossy`" in model["summary"][0] and "(disparity 3.18 [" in model["summary"][0]
+    # lossy is the seeds' absmax INT4 keeping nothing: its own sentence, apart from the practical ones.
+    assert model["seed_summary"][0].startswith("`lossy`, the seeds' own quantizer, leaves 0 of 4 languages above 8")
+    assert context["answer"]["claims_summary"] == [
+        "The seeds' claims that hold under the robust protocol: 1 of 1 for tiny (1 under the seeds' own protocol)."
+    ]
+    html = " ".join((out / "report.html").read_text().split())
+    abstract = html[html.index('class="abstract"') : html.index("</header>")]
+    assert abstract.index("practical quantizers") < abstract.index("the seeds’ own quantizer")
+    inputs, config, benchmarks = write_fixture_results(tmp_path)
+    other = report_context(inputs, {**config, "report": {"practical": ["headline"]}}, "v2", benchmarks)
+    assert other["answer"]["models"][0]["summary"][0].startswith(
+        "Of 2 practical quantizers, the one of lowest disparity, `lossy`"
+    )
+
+
+def test_claims_at_a_glance_link_each_verdict_to_its_detail_row(rendered):
+    context, out = rendered
+    glance = context["claims_glance"]
+    assert [(column["model"], column["protocol"]) for column in glance["columns"]] == [
+        ("tiny", "seed"),
+        ("tiny", "robust"),
+    ]
+    cells = {row["claim"]: row["cells"] for row in glance["rows"]}
+    assert [cell["verdict"] for cell in cells["lr_worse"]] == ["holds", "holds"]
+    html = " ".join((out / "report.html").read_text().split())
+    assert '<a href="#claim-lr_worse-tiny">holds</a>' in html and 'id="claim-lr_worse-tiny"' in html
+    assert html.index('id="tbl-glance"') < html.index('id="sec-claims-detail"') < html.index('id="claim-lr_worse-tiny"')
+
+
+def test_the_pandoc_route_reads_its_settings_from_the_quarto_project(rendered, tmp_path):
+    """_quarto.yml is the one statement of the rendering settings: the pandoc route follows a change
+    to it, and refuses a setting it cannot follow instead of ignoring it."""
+    import yaml
+
+    _, out = rendered
+    source = shutil.copytree(out / "source", tmp_path / "source")
+    html, typst = pandoc_args(source, "html"), pandoc_args(source, "typst")
+    assert "--number-sections" in html and "--toc" in html and f"--css={source / 'pandoc/report.css'}" in html
+    assert "--variable=papersize:a4" in typst and f"--include-in-header={source / 'pandoc/typst-tables.typ'}" in typst
+    filters = [arg for arg in html if arg.startswith("--lua-filter")]
+    assert filters[-1].endswith("crossref.lua") and any(arg.endswith("appendix.lua") for arg in filters)
+    settings = yaml.safe_load((source / "_quarto.yml").read_text())
+    settings["number-sections"] = False
+    settings["format"]["typst"]["papersize"] = "us-letter"
+    (source / "_quarto.yml").write_text(yaml.safe_dump(settings))
+    assert "--number-sections" not in pandoc_args(source, "html")
+    assert "--variable=papersize:us-letter" in pandoc_args(source, "typst")
+    settings["format"]["html"]["theme"] = "cosmo"
+    (source / "_quarto.yml").write_text(yaml.safe_dump(settings))
+    with pytest.raises(QuantFairnessError, match=r"the pandoc route does not follow format\.html\.theme"):
+        pandoc_args(source, "html")
+
+
+def _page_text(pdf, page):
+    return subprocess.run(
+        ["pdftotext", "-f", str(page), "-l", str(page), "-layout", pdf, "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_pdf_main_matter_is_short_and_references_every_appendix(rendered):
+    """The appendices start on a new page after the references, lettered; the pages before them
+    (title, abstract, contents, main text, references) are at most MAIN_PAGES, and the main text
+    refers to every appendix by its letter."""
+    _tool("pdftotext", "poppler-utils")
+    _, out = rendered
+    pdf = out / "report.pdf"
+    info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True, check=True).stdout
+    pages = int(next(line.split()[-1] for line in info.splitlines() if line.startswith("Pages:")))
+    texts = [_page_text(pdf, page) for page in range(1, pages + 1)]
+    # "Appendix A: <title>" appears in the contents and where the appendix starts: the last is the start.
+    first = max(k for k, text in enumerate(texts) if "Appendix A: The claims in detail" in text)
+    main = " ".join(" ".join(texts[:first]).split())
+    assert 1 <= first <= MAIN_PAGES, f"{first} pages of main matter"
+    assert "References" in main and "Appendix E: Provenance" in " ".join(texts[first:])
+    for letter in "ABCDE":
+        # A reference reads "Appendix A" with no colon; the contents' entries have one.
+        assert main.replace(f"Appendix {letter}:", "").count(f"Appendix {letter}") >= 1, f"Appendix {letter}"

@@ -29,9 +29,11 @@ STRATEGIES = ["rtn_int4_g128", "seed_absmax_int4", "seed_keep5", "seed_guided_lo
 
 def make_workdir(work, overlay):
     """A work folder whose config.yaml is the project's with the overlay's experiments, since
-    Snakemake merges --configfile mappings key by key and would keep the default experiments."""
+    Snakemake merges --configfile mappings key by key and would keep the default experiments
+    (the practical ones among them, which the report names, kept only if the overlay has them)."""
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["experiments"] = overlay["experiments"]
+    config["report"]["practical"] = [name for name in config["report"]["practical"] if name in overlay["experiments"]]
     (work / "config.yaml").write_text(yaml.safe_dump(config))
 
 

@@ -1,6 +1,7 @@
 -- Quarto-style cross-references for the pandoc route: figures (#fig-), tables (#tbl-) and
 -- sections (#sec-) are numbered in document order, their captions prefixed, and @fig-x,
--- @tbl-x, @sec-x become links reading "Figure 2", "Table 3", "Section 1.2".
+-- @tbl-x, @sec-x become links reading "Figure 2", "Table 3", "Section 1.2" (or "Appendix A",
+-- the label appendix.lua gave the header).
 local labels = {}
 local kinds = { fig = "Figure", tbl = "Table" }
 local counts = { fig = 0, tbl = 0 }
@@ -28,6 +29,9 @@ local function number_caption(element)
 end
 
 local function number_section(header)
+  if header.attributes["label"] and prefix_of(header.identifier) == "sec" then
+    labels[header.identifier] = header.attributes["label"]  -- an appendix, lettered by appendix.lua
+  end
   if header.classes:includes("unnumbered") then return nil end
   sections[header.level] = (sections[header.level] or 0) + 1
   for level = header.level + 1, 6 do sections[level] = nil end

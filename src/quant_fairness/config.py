@@ -77,6 +77,12 @@ def check_config(config, schema_path):
                 )
         for strategy in plan["strategies"]:
             strategy_named(strategy, config["strategy_specs"], f"experiments.{experiment}: ")
+    for experiment in config["report"]["practical"]:
+        if experiment not in config["experiments"]:
+            raise QuantFairnessError(
+                f"report.practical: experiment {experiment!r} is not defined; "
+                f"expected some of {sorted(config['experiments'])}"
+            )
     _check_segment_counts(config)
     _check_calibration_languages(config)
     return config

@@ -6,6 +6,7 @@ report plan with it.
     planned_runs(config)                   # [(model, strategy), ...], each once, in config order
     model_strategies(config, "smollm2-135m")
     headline_strategy(config, "smollm2-135m")
+    practical_strategies(config, "smollm2-135m")
 """
 
 from quant_fairness.quantize.strategies import parse_strategy
@@ -48,6 +49,16 @@ def headline_strategy(config, model):
 def model_strategies(config, model):
     """The strategies run on `model`, in config order."""
     return [strategy for run_model, strategy in planned_runs(config) if run_model == model]
+
+
+def practical_strategies(config, model):
+    """The strategies of the experiments the config calls practical (`report.practical`: those a
+    user would deploy) that ran on `model`, in config order; the abstract leads with them."""
+    run = model_strategies(config, model)
+    named = [
+        name for experiment in config["report"]["practical"] for name in config["experiments"][experiment]["strategies"]
+    ]
+    return [name for name in dict.fromkeys(named) if name in run]
 
 
 def preservation_points(config, model):

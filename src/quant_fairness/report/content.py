@@ -16,6 +16,7 @@ import yaml
 from quant_fairness.plan import calibration_families, headline_strategies, headline_strategy
 from quant_fairness.provenance import config_hash, read_provenance
 from quant_fairness.quantize.strategies import parse_strategy
+from quant_fairness.report.abstract import abstract
 from quant_fairness.report.findings import findings, pareto_front
 from quant_fairness.report.formatting import number, with_ci
 from quant_fairness.report.journal import journal_entries
@@ -73,13 +74,43 @@ def _model_section(rows, languages, reference, storage):
 
 
 def _claims(path):
-    """One row per claim and model, the seed and the robust protocol side by side."""
+    """One row per claim and model, the seed and the robust protocol side by side, with the
+    anchor the claims-at-a-glance table links to."""
     rows = {}
     for row in read_tsv(path):
-        entry = rows.setdefault((row["claim"], row["model"]), {"claim": row["claim"], "model": row["model"]})
+        entry = rows.setdefault(
+            (row["claim"], row["model"]),
+            {"claim": row["claim"], "model": row["model"], "anchor": f"claim-{row['claim']}-{row['model']}"},
+        )
         entry.update(source=row["source"], sentence=row["sentence"], predicate=row["predicate"])
         entry[row["protocol"]] = row
     return list(rows.values())
+
+
+GLANCE_VERDICTS = {"not applicable": "n/a"}
+
+
+def claims_glance(claims, models):
+    """The claims at a glance: a row per claim, a column per model and protocol, each cell the
+    verdict and the anchor of the claim's detail row (empty where the model has no such row)."""
+    columns = [{"model": model, "protocol": protocol} for model in models for protocol in ("seed", "robust")]
+    by_key = {(row["claim"], row["model"]): row for row in claims}
+    rows = []
+    for claim in dict.fromkeys(row["claim"] for row in claims):
+        cells = []
+        for column in columns:
+            row = by_key.get((claim, column["model"]))
+            verdict = row[column["protocol"]]["verdict"] if row and column["protocol"] in row else ""
+            cells.append(
+                {
+                    "verdict": GLANCE_VERDICTS.get(verdict, verdict),
+                    "anchor": row["anchor"] if row else "",
+                    "protocol": column["protocol"],
+                }
+            )
+        first = next(row for row in claims if row["claim"] == claim)
+        rows.append({"claim": claim, "source": first["source"], "sentence": first["sentence"], "cells": cells})
+    return {"columns": columns, "rows": rows}
 
 
 def _ranking(path):
@@ -413,5 +444,7 @@ def report_context(inputs, config, version, benchmarks=None):
     hashes = {"corpus": context["provenance"]["test_split_sha256"][:12], "config": context["config_hash"]}
     context["journal"] = journal_entries(config, models, inputs["timing"], benchmarks or {}, hashes)
     context["findings"] = findings(config, models)
+    context["answer"] = abstract(config, models, context["claims"])
+    context["claims_glance"] = claims_glance(context["claims"], [model["name"] for model in models])
     context["changes"] = None  # the first version; the report job compares with the previous one on disk
     return context

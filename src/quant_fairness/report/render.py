@@ -1,6 +1,7 @@
 """Render the report: the Quarto chapters of report/ filled in with the run's numbers
 (jinja2; nothing executes at render time), then `quarto render` when Quarto is on PATH,
-otherwise pandoc to one self-contained HTML file and pandoc + Typst to PDF.
+otherwise pandoc to one self-contained HTML file and pandoc + Typst to PDF, with the settings
+of the project's _quarto.yml.
 
     source = fill_chapters("report", context, figures, "results/report/<version>/source")
     render(source, "results/report/<version>/report.html", "results/report/<version>/report.pdf")
@@ -12,16 +13,38 @@ import subprocess
 from pathlib import Path
 
 import jinja2
+import yaml
 
 from quant_fairness.atomic import atomic_directory, atomic_path
 from quant_fairness.errors import QuantFairnessError
 
 MAIN = "report.qmd"
-PROJECT_FILES = ("_quarto.yml", "references.bib")
-# The pandoc route's stand-ins for what Quarto does itself: cross-references, Typst styling.
+PROJECT = "_quarto.yml"
+PROJECT_FILES = (PROJECT, "references.bib")
+# The pandoc route's stand-ins for what Quarto does itself: cross-references, Typst figure
+# numbering, the sidebar's current-section mark.
 CROSSREF_FILTER = "pandoc/crossref.lua"
-TABLE_WIDTHS_FILTER = "pandoc/table-widths.lua"
-TYPST_HEADERS = ("pandoc/typst-header.typ", "pandoc/typst-tables.typ")
+TYPST_HEADER = "pandoc/typst-header.typ"
+SIDEBAR_SCRIPT = "pandoc/sidebar.html"
+# The _quarto.yml settings the pandoc route reads; any other is refused rather than ignored, so
+# the two routes cannot drift apart unnoticed. Settings Quarto alone acts on are listed as such.
+PANDOC_SETTINGS = {
+    "project",
+    "bibliography",
+    "link-citations",
+    "number-sections",
+    "toc",
+    "toc-depth",
+    "filters",
+    "format",
+}
+FORMAT_SETTINGS = {
+    "html": {"embed-resources", "html-math-method", "css", "toc-location"},
+    "typst": {"papersize", "fontsize", "margin", "citeproc", "include-in-header"},
+}
+# Typst template variables pandoc takes as document metadata (a margin is a mapping, which
+# --variable cannot pass).
+TYPST_METADATA = ("fontsize", "margin")
 INCLUDE = re.compile(r"^\{\{< include (\S+) >\}\}$", re.MULTILINE)
 
 
@@ -56,23 +79,58 @@ def fill_chapters(template_dir, context, figures, source_dir):
     return source_dir
 
 
-def _markdown(source_dir):
-    """The main document with its {{< include >}} chapters inlined, as Quarto would."""
-    return INCLUDE.sub(lambda match: (source_dir / match.group(1)).read_text(), (source_dir / MAIN).read_text())
+def _markdown(source_dir, metadata=None):
+    """The main document with its {{< include >}} chapters inlined, as Quarto would, after a
+    metadata block of `metadata` where given."""
+    text = INCLUDE.sub(lambda match: (source_dir / match.group(1)).read_text(), (source_dir / MAIN).read_text())
+    if metadata:
+        text = f"---\n{yaml.safe_dump(metadata)}---\n\n{text}"
+    return text
 
 
-def _pandoc_args(source_dir):
-    return [
-        "--standalone",
-        "--number-sections",
-        "--toc",
-        f"--lua-filter={source_dir / CROSSREF_FILTER}",  # before citeproc: @fig-x is not a citation
-        f"--lua-filter={source_dir / TABLE_WIDTHS_FILTER}",
-        "--citeproc",
-        f"--bibliography={source_dir / 'references.bib'}",
-        "--metadata=link-citations:true",
-        f"--resource-path={source_dir}",
-    ]
+def project_settings(source_dir):
+    """The _quarto.yml of `source_dir`, refused if it holds a setting the pandoc route cannot follow."""
+    settings = yaml.safe_load((Path(source_dir) / PROJECT).read_text())
+    unknown = sorted(set(settings) - PANDOC_SETTINGS) + sorted(
+        f"format.{fmt}.{key}"
+        for fmt, options in settings["format"].items()
+        for key in set(options) - FORMAT_SETTINGS.get(fmt, set())
+    )
+    if unknown:
+        raise QuantFairnessError(
+            f"{PROJECT}: the pandoc route does not follow {', '.join(unknown)}; "
+            f"it reads {sorted(PANDOC_SETTINGS)} and per format {FORMAT_SETTINGS}"
+        )
+    return settings
+
+
+def pandoc_args(source_dir, fmt):
+    """pandoc's arguments for `fmt` (html or typst) from the project's _quarto.yml, plus the
+    stand-ins for what Quarto does itself."""
+    source_dir = Path(source_dir)
+    settings = project_settings(source_dir)
+    options = settings["format"][fmt]
+    args = ["--standalone", f"--resource-path={source_dir}"]
+    if settings.get("number-sections"):
+        args.append("--number-sections")
+    if settings.get("toc"):
+        args += ["--toc", f"--toc-depth={settings.get('toc-depth', 3)}"]
+    args += [f"--lua-filter={source_dir / name}" for name in settings.get("filters", [])]
+    # After the project's filters (appendix.lua labels the appendices), before citeproc: @fig-x is not a citation.
+    args += [f"--lua-filter={source_dir / CROSSREF_FILTER}", "--citeproc"]
+    args.append(f"--bibliography={source_dir / settings['bibliography']}")
+    if settings.get("link-citations"):
+        args.append("--metadata=link-citations:true")
+    if fmt == "html":
+        args += ["--embed-resources"] if options.get("embed-resources") else []
+        args += ["--mathml"] if options.get("html-math-method") == "mathml" else []
+        args += [f"--css={source_dir / name}" for name in options.get("css", [])]
+        args.append(f"--include-after-body={source_dir / SIDEBAR_SCRIPT}")
+    else:
+        args.append(f"--variable=papersize:{options['papersize']}")
+        headers = [TYPST_HEADER, *options.get("include-in-header", [])]
+        args += [f"--include-in-header={source_dir / name}" for name in headers]
+    return args
 
 
 def render_html(source_dir, output):
@@ -86,7 +144,7 @@ def render_html(source_dir, output):
             "html5",
             format="markdown",
             outputfile=str(tmp),
-            extra_args=[*_pandoc_args(source_dir), "--embed-resources", "--mathml"],
+            extra_args=pandoc_args(source_dir, "html"),
         )
 
 
@@ -97,16 +155,14 @@ def render_pdf(source_dir, output):
 
     source_dir = Path(source_dir)
     typst_source = source_dir / "report.typ"
+    options = project_settings(source_dir)["format"]["typst"]
+    metadata = {key: options[key] for key in TYPST_METADATA if key in options}
     typst_source.write_text(
         pypandoc.convert_text(
-            _markdown(source_dir),
+            _markdown(source_dir, metadata),
             "typst",
             format="markdown",
-            extra_args=[
-                *_pandoc_args(source_dir),
-                *(f"--include-in-header={source_dir / header}" for header in TYPST_HEADERS),
-                "--variable=papersize:a4",
-            ],
+            extra_args=pandoc_args(source_dir, "typst"),
         )
     )
     with atomic_path(output, suffix=".pdf") as tmp:
