@@ -203,10 +203,21 @@ def test_html_works_offline_in_headless_chromium(rendered):
             ".filter(id => !document.getElementById(id))"
         )
         references = page.evaluate("[...document.querySelectorAll('a[href^=\"#fig-\"]')].map(a => a.textContent)")
+        # Each appendix is a lettered h1 that the text before the appendices links to.
+        appendices = page.evaluate(
+            """ids => ids.map(id => {
+              const target = document.getElementById(id), first = document.querySelector("h1.appendix");
+              const linked = [...document.querySelectorAll(`a[href="#${id}"]`)].some(a => !a.closest("nav")
+                && (a.compareDocumentPosition(first) & Node.DOCUMENT_POSITION_FOLLOWING));
+              return [target.tagName, target.textContent.slice(0, 11), linked];
+            })""",
+            APPENDICES,
+        )
         browser.close()
     assert len(images) == FIGURES and all(done and width > 100 for done, width in images)
     assert tables >= 20 and math >= 4
     assert dangling == [] and "Figure 1" in references
+    assert appendices == [["H1", f"Appendix {letter}:", True] for letter in "ABCDE"]
     assert requests == [(out / "report.html").as_uri()]  # the page itself, nothing else
 
 
@@ -349,7 +360,10 @@ def test_the_abstract_leads_with_the_practical_quantizers_the_config_names(rende
     assert model["summary"][0].startswith("Of 2 practical quantizers, the one of lowest disparity, `keep5`, costs")
     assert "the one of highest, `lossy`" in model["summary"][0] and "(disparity 3.18 [" in model["summary"][0]
     # lossy is the seeds' absmax INT4 keeping nothing: its own sentence, apart from the practical ones.
-    assert model["seed_summary"][0].startswith("`lossy`, the seeds' own quantizer, leaves 0 of 4 languages above 8")
+    seed = model["seed_summary"][0]
+    assert seed.startswith("`lossy`, the seeds' own quantizer, costs the low-resource group 0.202 [")
+    assert "guessing every byte uniformly" not in seed  # no language of the fixture passes 8 bits per byte
+    assert "Its seed disparity, " in seed and "in bits per byte the same runs give 3.18 [" in seed
     assert context["answer"]["claims_summary"] == [
         "The seeds' claims that hold under the robust protocol: 1 of 1 for tiny (1 under the seeds' own protocol)."
     ]

@@ -52,13 +52,15 @@ def model_strategies(config, model):
 
 
 def practical_strategies(config, model):
-    """The strategies of the experiments the config calls practical (`report.practical`: those a
-    user would deploy) that ran on `model`, in config order; the abstract leads with them."""
-    run = model_strategies(config, model)
+    """The strategies that the experiments the config calls practical (`report.practical`: those a
+    user would deploy) ran on `model`, in config order; the abstract leads with them."""
     named = [
-        name for experiment in config["report"]["practical"] for name in config["experiments"][experiment]["strategies"]
+        name
+        for experiment in config["report"]["practical"]
+        if model in experiment_models(config, plan := config["experiments"][experiment])
+        for name in plan["strategies"]
     ]
-    return [name for name in dict.fromkeys(named) if name in run]
+    return list(dict.fromkeys(named))
 
 
 def preservation_points(config, model):

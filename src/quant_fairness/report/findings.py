@@ -156,10 +156,11 @@ def _family_interval(row):
     return with_ci({"value": row["difference"], "ci_low": row["family_low"], "ci_high": row["family_high"]})
 
 
-def calibration_advice(path):
+def calibration_advice(rows):
     """Which calibration text to use, from the low-resource group's loss under each setting against
-    the same quantizer calibrated on every language (family-wise intervals), per quantizer."""
-    rows = [row for row in read_tsv(path) if row["scope"] == "low" and row["difference"] != "NA"]
+    the same quantizer calibrated on every language (family-wise intervals), per quantizer; `rows`:
+    a calibration table's (results/statistics/<model>/calibration.tsv)."""
+    rows = [row for row in rows if row["scope"] == "low" and row["difference"] != "NA"]
     advice = []
     for versus in dict.fromkeys(row["versus"] for row in rows):
         settings = [row for row in rows if row["versus"] == versus]
@@ -211,7 +212,7 @@ def findings(config, models):
                 "recommendations": _strategy_advice(paths["ranking"], paths["comparisons"], model["storage"])
                 + _sweep_advice(paths["sweep_test"], model["sweep"]["steps"])
                 + _preservation_advice(preservation_points(config, model["name"]), paths["comparisons"])
-                + calibration_advice(paths["calibration"])
+                + calibration_advice(read_tsv(paths["calibration"]))
                 + _metric_advice(lookup, strategy),
             }
         )
