@@ -45,11 +45,11 @@ def test_changes_name_keys_strategies_and_numbers_that_moved_beyond_their_interv
     ]
     overlapping = _summary("v3-cccc", "2026-11-03T10:00:00+00:00", CONFIG, ["rtn", "gptq"], ("1.9", "1.75", "2.0"))
     assert changes(before, overlapping) == {"previous": "v1-aaaa", "config": [], "added": [], "removed": [],
-                                            "moved": []}  # fmt: skip
+                                            "moved": [], "compared": True}  # fmt: skip
     assert changes(None, after) is None
     # Intervals at another confidence level are not compared; the level shows as a changed key.
     other_level = {**after, "config": {**config, "stats": {"seed": 1, "ci_level": 0.9}}}
-    assert changes(before, other_level)["moved"] == []
+    assert changes(before, other_level)["moved"] == [] and changes(before, other_level)["compared"] is False
 
 
 def test_the_index_lists_every_version_on_disk_newest_first(tmp_path):

@@ -135,6 +135,10 @@ def test_a_version_says_what_changed_since_the_previous_one(rendered, tmp_path):
     assert "Against the previous version on disk, `v0-old`" in shown and "strategies removed: `keep9` (tiny)" in shown
     assert "| tiny | `lossy` | disparity | robust_disparity | 1 [0.900, 1.1] | 3.18 [" in shown
     assert "| `stats.seed` | `1` | not set |" in shown and "1 configuration key(s) changed" in shown
+    # At another CI level the intervals are not compared, and the section says so.
+    other = {**previous, "config": {**previous["config"], "stats": {**config["stats"], "ci_level": 0.9}}}
+    source = fill_chapters(TEMPLATES, {**context, "changes": changes(other, summary)}, [], tmp_path / "t")
+    assert "were not compared: the CI level changed" in (source / "changes.qmd").read_text()
 
 
 def _methods(context, tmp_path, corpus, model):

@@ -92,7 +92,8 @@ def _interval(number):
 
 def changes(previous, current):
     """{previous, config (key, before, after: JSON, None where unset), added, removed (model,
-    strategy), moved (numbers whose CIs no longer overlap)}; None without a previous version."""
+    strategy), moved (numbers whose CIs no longer overlap), compared (whether the intervals
+    could be compared: the same CI level)}; None without a previous version."""
     if previous is None:
         return None
     before, after = _flatten(previous["config"]), _flatten(current["config"])
@@ -120,6 +121,7 @@ def changes(previous, current):
         "added": sorted(new - old),
         "removed": sorted(old - new),
         "moved": moved,
+        "compared": same_level,
     }
 
 
