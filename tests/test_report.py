@@ -18,6 +18,9 @@ from report_fixture import write_fixture_results
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.report.content import report_context
 from quant_fairness.report.render import fill_chapters, pandoc_args, render, render_html, render_pdf
+from quant_fairness.stats.disparity import COLUMNS as DISPARITY_COLUMNS
+from quant_fairness.stats.noise_floor import COLUMNS as NOISE_COLUMNS
+from quant_fairness.tables import read_tsv, write_tsv
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "report"
@@ -379,6 +382,30 @@ def test_the_abstract_leads_with_the_practical_quantizers_the_config_names(rende
     assert other["answer"]["models"][0]["summary"][0].startswith(
         "Of 2 practical quantizers, the one of lowest disparity, `lossy`"
     )
+
+
+def test_the_abstract_says_why_no_practical_disparity_is_defined(tmp_path):
+    """Where every practical quantizer's losses sit within the noise floor (smollm2 on the wide
+    run), the abstract gives the group losses and the floor instead of a bare "undefined"."""
+    inputs, config, benchmarks = write_fixture_results(tmp_path)
+    rows = read_tsv(tmp_path / "disparity.tsv")
+    for row in rows:
+        if row["metric"] == "robust_disparity":
+            row.update(value="NA", ci_low="NA", ci_high="NA", note="undefined: below the noise floor")
+    write_tsv(tmp_path / "disparity.tsv", rows, DISPARITY_COLUMNS)
+    floor = read_tsv(tmp_path / "floor.tsv")
+    for row in floor:
+        if row["metric"] == "noise_floor_bpb":
+            row["value"] = "0.25"
+    write_tsv(tmp_path / "floor.tsv", floor, NOISE_COLUMNS)
+    (model,) = report_context(inputs, config, "v1-test", benchmarks)["answer"]["models"]
+    summary = model["summary"][0]
+    assert summary.startswith(
+        "The robust disparity of every one of the 2 practical quantizers is undefined: they cost the low-resource "
+        "group from "
+    )
+    assert "and the high-resource group from " in summary
+    assert summary.endswith("against the model's noise floor of 0.250 bits per byte.")
 
 
 def test_claims_at_a_glance_link_each_verdict_to_its_detail_row(rendered):

@@ -131,12 +131,18 @@ def _practical(model, lookup, strategies, calibration, ci_percent):
     return sentences + calibration_advice(calibration)
 
 
-def _practical_summary(lookup, strategies, calibration):
+def _practical_summary(lookup, strategies, calibration, noise_floor):
     """The abstract's short form: the practical quantizers of lowest and highest disparity, and
-    the calibration text's effect."""
+    the calibration text's effect. Where no disparity is defined, the group losses and the noise
+    floor say why (a ratio of losses within the floor is not one)."""
     order = _disparity_order(lookup, strategies)
     if not order:
-        return [f"The robust disparity of every one of the {_quantizers(len(strategies))} is undefined."]
+        return [
+            f"The robust disparity of every one of the {_quantizers(len(strategies))} is undefined: they cost the "
+            f"low-resource group {_span(lookup, strategies, 'low', 'mean_delta_bpb')} bits per byte and the "
+            f"high-resource group {_span(lookup, strategies, 'high', 'mean_delta_bpb')}, against the model's "
+            f"noise floor of {noise_floor} bits per byte."
+        ] + _calibration_summary(calibration)
     lowest, highest = order[0], order[-1]
     sentence = f"Of {_quantizers(len(strategies))}, the one of lowest disparity, `{lowest}`, {_effect(lookup, lowest)}"
     kld = lookup.get((lowest, "all", "mean_kld_bpb"))
@@ -272,7 +278,11 @@ def abstract(config, models, claims):
         per_model.append(
             {
                 "model": model["name"],
-                "summary": _practical_summary(lookup, strategies, calibration) if strategies else [],
+                "summary": (
+                    _practical_summary(lookup, strategies, calibration, model["noise_floor"]["floor"])
+                    if strategies
+                    else []
+                ),
                 "practical": _practical(model, lookup, strategies, calibration, ci_percent) if strategies else [],
                 "seed_summary": [_seed_summary(config, lookup, name, broken) for name, broken in seeds],
                 "seed": [_seed(config, lookup, name, broken) for name, broken in seeds],
