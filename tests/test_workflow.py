@@ -493,7 +493,7 @@ def test_tiny_workflow_through_a_real_slurm_cluster_matches_the_local_run(run, t
         result = snakemake(
             work,
             "--profile", str(ROOT / "profiles/slurm"),
-            "--max-threads", str(cpus),  # model jobs ask for evaluation.threads (8); the node may have fewer
+            "--max-threads", str(cpus),  # model jobs ask for evaluation.threads; the node may have fewer
             "--slurm-init-seconds-before-status-checks", "1",
             "--seconds-between-status-checks", "2",
             "--slurm-keep-successful-logs",
