@@ -73,6 +73,7 @@ CONFIG = {
     "evaluation": {"dtype": "float32"},
     "corpus": {"source": "plain"},
     "sweep": {"strategy": "lossy", "segments": 4, "max_layers": 2},
+    "artifacts": {"int4": "lossy", "int8": "en_lossless", "fair": ["keep5"], "low_rank_ranks": []},
     "report": {"practical": ["keep"]},
 }
 

@@ -11,7 +11,7 @@ from snakemake.utils import update_config
 from quant_fairness.config import check_config
 from quant_fairness.data.speakers import speakers
 from quant_fairness.errors import QuantFairnessError
-from quant_fairness.plan import model_strategies, planned_runs
+from quant_fairness.plan import model_strategies, planned_runs, swept_models
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -52,6 +52,7 @@ BAD = [
         "sweep.strategy: 'seed_keep5' reads calibration text or protects",
     ),
     (lambda c: c["sweep"].update(max_layers=0), "sweep.max_layers: 0 is less than the minimum of 1"),
+    (lambda c: c["sweep"].update(models=["llama-9000"]), "sweep.models: model 'llama-9000' is not defined"),
     (
         lambda c: c["artifacts"].update(int4="rtn_int8_channel"),
         "artifacts.int4: strategy 'rtn_int8_channel' is not a 4-bit",
@@ -169,3 +170,11 @@ def test_experiments_plan_each_run_once_and_follow_the_model_list():
     only_gemma = {**config, "models": ["gemma-3-270m"]}
     assert {model for model, _ in planned_runs(only_gemma)} == {"gemma-3-270m"}
     assert model_strategies(only_gemma, "gemma-3-270m")[:3] == ["seed_absmax_int4", "rtn_int4_g32", "rtn_int8_channel"]
+
+
+def test_the_sweep_runs_on_every_model_unless_sweep_models_names_fewer():
+    config = _default()
+    assert swept_models(config) == config["models"]
+    assert swept_models({**config, "sweep": {**config["sweep"], "models": ["gemma-3-270m"]}}) == ["gemma-3-270m"]
+    assert swept_models({**config, "sweep": {**config["sweep"], "models": []}}) == []
+    check_config({**config, "sweep": {**config["sweep"], "models": []}}, SCHEMA)

@@ -113,6 +113,26 @@ def test_the_regression_section_shows_only_with_enough_languages(rendered, tmp_p
     assert "{#tbl-wide-correlation}" in shown and "{#tbl-wide-correlation}" not in languages
 
 
+def test_a_run_that_sweeps_no_model_reports_without_the_sweep(tmp_path):
+    """sweep.models: [] leaves the layer sweep out of the run: the report says which models were
+    not swept and shows no sweep figure, table or journal entry, nor a reference to them; with no
+    patch or correction configured, the artifacts chapter says that only packed models are sized."""
+    inputs, config, benchmarks = write_fixture_results(tmp_path)
+    config = {**config, "sweep": {**config["sweep"], "models": []}, "artifacts": {**config["artifacts"], "fair": []}}
+    inputs.update(sweep_steps=[], sweep_test=[])
+    context = report_context(inputs, config, "v1-test", benchmarks)
+    assert context["models"][0]["sweep"] is None
+    assert all(entry["kind"] != "sweep" for entry in context["journal"])
+    figures = [path for path in inputs["figures"] if path.stem != "layer_sweep"]
+    source = fill_chapters(TEMPLATES, context, figures, tmp_path / "source")
+    text = "".join(path.read_text() for path in source.glob("*.qmd"))
+    assert "Not swept in this run (`sweep.models`): tiny." in text
+    assert "This run builds no patch and no correction" in text
+    assert "layer_sweep.png" not in text and "@tbl-sweep" not in text and "@fig-layer-sweep" not in text
+    render_html(source, tmp_path / "report.html")
+    assert "tbl-sweep" not in (tmp_path / "report.html").read_text()
+
+
 def test_a_version_says_what_changed_since_the_previous_one(rendered, tmp_path):
     from datetime import UTC, datetime
 

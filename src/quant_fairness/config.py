@@ -171,6 +171,12 @@ def _check_segment_counts(config):
 
 
 def _check_sweep(config):
+    swept = config["sweep"].get("models", "all")
+    for model in [] if swept == "all" else swept:
+        if model not in config["model_sources"]:
+            raise QuantFairnessError(
+                f"sweep.models: model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"
+            )
     strategy = strategy_named(config["sweep"]["strategy"], config["strategy_specs"], "sweep.strategy: ")
     if strategy.needs_calibration or strategy.needs_salience or not strategy.protection.is_empty:
         raise QuantFairnessError(

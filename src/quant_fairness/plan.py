@@ -7,6 +7,7 @@ report plan with it.
     model_strategies(config, "smollm2-135m")
     headline_strategy(config, "smollm2-135m")
     practical_strategies(config, "smollm2-135m")
+    swept_models(config)                   # the models the layer sweep runs on
 """
 
 from quant_fairness.quantize.strategies import parse_strategy
@@ -17,6 +18,11 @@ def experiment_models(config, plan):
     (no `models`, or `models: all`, which a config merged over another restores)."""
     wanted = plan.get("models", "all")
     return [model for model in config["models"] if wanted == "all" or model in wanted]
+
+
+def swept_models(config):
+    """The models the layer sweep runs on: `sweep.models` (a list, `all` or absent: every model)."""
+    return experiment_models(config, config["sweep"])
 
 
 def planned_runs(config):

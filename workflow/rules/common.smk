@@ -8,6 +8,7 @@ from quant_fairness.plan import (
     model_strategies,
     planned_runs,
     preservation_points,
+    swept_models,
 )
 from quant_fairness.data.corpus import SPLITS
 from quant_fairness.data.sources import corpus_files as corpus_input_files
@@ -27,6 +28,7 @@ LIGHT_JOB = COMPUTE["light_job"]
 NOISE_FLOOR_DTYPE = config["stats"]["noise_floor_dtype"]
 ARTIFACTS = config["artifacts"]
 PRESERVATION = {model: points for model in MODELS if (points := preservation_points(config, model))}
+SWEPT = swept_models(config)
 FIGURES = [
     f"results/figures/{name}.png"
     for name in (
@@ -34,7 +36,7 @@ FIGURES = [
         "divergence",
         "calibration",
         "preservation",
-        "layer_sweep",
+        *(["layer_sweep"] if SWEPT else []),
         "pareto",
         "resource_scatter",
         "language_spectrum",
@@ -135,4 +137,4 @@ def job_benchmarks(kind):
         "artifacts": [f"results/benchmarks/artifacts/{{model}}/{name}_fair_scores.tsv" for name in ARTIFACTS["fair"]]
         + [f"results/benchmarks/artifacts/{{model}}/{int4}_lowrank_r{rank}.tsv" for rank in ARTIFACTS["low_rank_ranks"]],
     }[kind]
-    return {model: [path.format(model=model) for path in pattern] for model in MODELS}
+    return {model: [path.format(model=model) for path in pattern] for model in (SWEPT if kind == "sweep" else MODELS)}

@@ -91,4 +91,4 @@ rule layer_sweep:
 
 rule sweep_all:
     input:
-        expand("results/sweep/{model}/{table}.tsv", model=MODELS, table=["single", "steps", "test"]),
+        expand("results/sweep/{model}/{table}.tsv", model=SWEPT, table=["single", "steps", "test"]),

@@ -82,13 +82,13 @@ rule figure_preservation:
 
 rule figure_layer_sweep:
     input:
-        single=expand("results/sweep/{model}/single.tsv", model=MODELS),
-        steps=expand("results/sweep/{model}/steps.tsv", model=MODELS),
+        single=expand("results/sweep/{model}/single.tsv", model=SWEPT),
+        steps=expand("results/sweep/{model}/steps.tsv", model=SWEPT),
         library=library("report/plot_layer_sweep.py"),
     output:
         report("results/figures/layer_sweep.png", caption="../report/layer_sweep.rst", category="Figures"),
     params:
-        models=MODELS,
+        models=SWEPT,
     conda:
         "../../envs/quant-fairness.yaml"
     log:
@@ -181,8 +181,8 @@ rule report:
         comparisons=expand("results/statistics/{model}/comparisons.tsv", model=MODELS),
         calibration=expand("results/statistics/{model}/calibration.tsv", model=MODELS),
         noise_floor=expand("results/noise_floor/{model}.tsv", model=MODELS),
-        sweep_steps=expand("results/sweep/{model}/steps.tsv", model=MODELS),
-        sweep_test=expand("results/sweep/{model}/test.tsv", model=MODELS),
+        sweep_steps=expand("results/sweep/{model}/steps.tsv", model=SWEPT),
+        sweep_test=expand("results/sweep/{model}/test.tsv", model=SWEPT),
         sizes=expand("results/artifacts/{model}/sizes.tsv", model=MODELS),
         effects=expand("results/artifacts/{model}/effects.tsv", model=MODELS),
         components=expand("results/universe/{model}/components.tsv", model=MODELS),

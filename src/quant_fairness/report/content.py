@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from quant_fairness.plan import calibration_families, headline_strategies, headline_strategy
+from quant_fairness.plan import calibration_families, headline_strategies, headline_strategy, swept_models
 from quant_fairness.provenance import config_hash, read_provenance
 from quant_fairness.quantize.strategies import parse_strategy
 from quant_fairness.report.abstract import abstract
@@ -371,8 +371,6 @@ PER_MODEL = (
     "regression",
     "comparisons",
     "noise_floor",
-    "sweep_steps",
-    "sweep_test",
     "sizes",
     "effects",
     "components",
@@ -381,10 +379,18 @@ PER_MODEL = (
 )
 
 
-def _per_model(inputs):
-    """{model name: {key: path}} from the per-model input lists, all in the order of `models`."""
+# Only the models the layer sweep ran on (sweep.models) have these.
+PER_SWEPT_MODEL = ("sweep_steps", "sweep_test")
+
+
+def _per_model(inputs, swept):
+    """{model name: {key: path}} from the per-model input lists, all in the order of `models`;
+    the PER_SWEPT_MODEL lists hold the `swept` models only, in the same order."""
     names = [read_provenance(path)["name"] for path in inputs["models"]]
-    return {name: {key: inputs[key][k] for key in PER_MODEL} for k, name in enumerate(names)}
+    paths = {name: {key: inputs[key][k] for key in PER_MODEL} for k, name in enumerate(names)}
+    for k, name in enumerate(swept):
+        paths[name].update({key: inputs[key][k] for key in PER_SWEPT_MODEL})
+    return paths
 
 
 def _storage(paths):
@@ -397,12 +403,13 @@ def _storage(paths):
 
 def report_context(inputs, config, version, benchmarks=None):
     """Everything the chapters show, from the run's files. `inputs` maps the report rule's input
-    names to paths: per-model lists (PER_MODEL, in one model order), plus `storage`, `timing`,
-    `stats`, `claims`, `corpus_sources`, `test_split` and `languages`; `benchmarks`: optional job-time files."""
+    names to paths: per-model lists (PER_MODEL, in one model order; PER_SWEPT_MODEL, of the swept
+    models only), plus `storage`, `timing`, `stats`, `claims`, `corpus_sources`, `test_split` and
+    `languages`; `benchmarks`: optional job-time files."""
     storage = _storage(inputs["storage"])
     headline = headline_strategies(config)
     models = []
-    for name, path in _per_model(inputs).items():
+    for name, path in _per_model(inputs, swept_models(config)).items():
         rows = read_tsv(path["disparity"])
         section = _model_section(rows, config["languages"], config["reference_language"], storage[name])
         models.append(
@@ -420,7 +427,7 @@ def report_context(inputs, config, version, benchmarks=None):
                 "correlation": _correlation(path["correlation"], headline),
                 "regression": _regression(path["regression"], headline),
                 "noise_floor": _noise_floor(path["noise_floor"]),
-                "sweep": _sweep(path["sweep_steps"], path["sweep_test"]),
+                "sweep": _sweep(path["sweep_steps"], path["sweep_test"]) if "sweep_steps" in path else None,
                 "artifacts": _artifacts(path["sizes"], path["effects"]),
                 "universe": component_shares(path["components"], path["protected"]),
                 "frontier": _frontier(rows, storage[name]),

@@ -210,7 +210,7 @@ def findings(config, models):
                 "facts": _headline_facts(strategy, lookup, config["languages"])
                 + _correlation_facts(paths["correlation"], strategy),
                 "recommendations": _strategy_advice(paths["ranking"], paths["comparisons"], model["storage"])
-                + _sweep_advice(paths["sweep_test"], model["sweep"]["steps"])
+                + (_sweep_advice(paths["sweep_test"], model["sweep"]["steps"]) if model["sweep"] else [])
                 + _preservation_advice(preservation_points(config, model["name"]), paths["comparisons"])
                 + calibration_advice(read_tsv(paths["calibration"]))
                 + _metric_advice(lookup, strategy),

@@ -115,13 +115,8 @@ def _model_entries(models, benchmarks, hashes):
     for model in models:
         name, paths = model["name"], model["paths"]
         bpb = [float(r["value"]) for r in model["rows"] if r["metric"] == "bpb_baseline" and r["value"] != "NA"]
-        sweep = model["sweep"]
-        chosen = sweep["steps"][-1]["layers"] if sweep["steps"] else "none"
         found = {
             "baseline": f"Baseline bits per byte from {number(min(bpb))} to {number(max(bpb))} across languages.",
-            "sweep": f"Chose blocks {chosen}. On the test split: "
-            + "; ".join(f"`{row['strategy']}` {row['robust']}" for row in sweep["test"])
-            + ".",
             "artifacts": "Sizes: "
             + ", ".join(
                 f"{row['artifact']} {row['megabytes']} MB ({row['vs_int4']}× INT4)"
@@ -130,7 +125,13 @@ def _model_entries(models, benchmarks, hashes):
             )
             + ".",
         }
-        files = {"baseline": paths["baseline"], "sweep": paths["sweep_steps"], "artifacts": paths["sizes"]}
+        files = {"baseline": paths["baseline"], "artifacts": paths["sizes"]}
+        sweep = model["sweep"]
+        if sweep:  # a model left out of sweep.models has no sweep to record
+            chosen = sweep["steps"][-1]["layers"] if sweep["steps"] else "none"
+            tested = "; ".join(f"`{row['strategy']}` {row['robust']}" for row in sweep["test"])
+            found["sweep"] = f"Chose blocks {chosen}. On the test split: {tested}."
+            files["sweep"] = paths["sweep_steps"]
         titles = {"baseline": "Baseline", "sweep": "Layer sweep", "artifacts": "Artifacts"}
         for kind, path in files.items():
             moment = finished_at(path)
