@@ -1,12 +1,12 @@
 """quant-fairness: how much worse does quantization make a language model for each language?
 
-    snakemake --cores 8                                   # everything -> results/report/<version>/report.{html,pdf}
+    snakemake --cores 2                                   # everything -> results/report/<version>/report.{html,pdf}
     snakemake --cores 2 --config models=[smollm2-135m]    # one model
     snakemake --cores 2 results/figures/delta_bpb.png     # one figure (figures_all: every figure)
     snakemake --cores 2 baseline_all                      # one stage
     snakemake --cores 2 statistics_all                    # comparisons, correlation, seed claims
     snakemake --cores 2 universe_all                      # where each model's weights live
-    snakemake --cores 2 sweep_all                         # which blocks to protect, per model
+    snakemake --cores 2 sweep_all                         # which blocks to protect, per model in sweep.models
     snakemake --cores 2 artifacts_all                     # packed models, patches, their sizes
 """
 

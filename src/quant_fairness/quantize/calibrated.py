@@ -234,7 +234,7 @@ def _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept=None):
     `kept` (rows, cols) holds the original value of each protected entry and NaN elsewhere:
     a protected entry ends at its original value, so its error is measured against that.
     The loop runs on Wᵀ, where a column is one contiguous row: the same operations on the
-    same values as on W, 1.3–1.5× faster.
+    same values as on W; a whole GPTQ quantization of smollm2 or gemma is 1.25× faster.
     """
     rows, cols = w.shape
     wt = w.t().contiguous()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from quant_fairness.errors import QuantFairnessError
 from quant_fairness.plan import calibration_families, headline_strategies, headline_strategy, swept_models
 from quant_fairness.provenance import config_hash, read_provenance
 from quant_fairness.quantize.strategies import parse_strategy
@@ -388,6 +389,9 @@ def _per_model(inputs, swept):
     the PER_SWEPT_MODEL lists hold the `swept` models only, in the same order."""
     names = [read_provenance(path)["name"] for path in inputs["models"]]
     paths = {name: {key: inputs[key][k] for key in PER_MODEL} for k, name in enumerate(names)}
+    for key in PER_SWEPT_MODEL:
+        if len(inputs[key]) != len(swept):
+            raise QuantFairnessError(f"{key}: {len(inputs[key])} files for the {len(swept)} swept models {swept}")
     for k, name in enumerate(swept):
         paths[name].update({key: inputs[key][k] for key in PER_SWEPT_MODEL})
     return paths
