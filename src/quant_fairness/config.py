@@ -69,12 +69,7 @@ def check_config(config, schema_path):
     _check_sweep(config)
     _check_artifacts(config)
     for experiment, plan in config["experiments"].items():
-        for model in [] if plan.get("models", "all") == "all" else plan["models"]:
-            if model not in config["model_sources"]:
-                raise QuantFairnessError(
-                    f"experiments.{experiment}: model {model!r} is not defined; "
-                    f"expected one of {sorted(config['model_sources'])}"
-                )
+        _check_models_defined(config, plan, f"experiments.{experiment}")
         for strategy in plan["strategies"]:
             strategy_named(strategy, config["strategy_specs"], f"experiments.{experiment}: ")
     for experiment in config["report"]["practical"]:
@@ -170,13 +165,18 @@ def _check_segment_counts(config):
             )
 
 
-def _check_sweep(config):
-    swept = config["sweep"].get("models", "all")
-    for model in [] if swept == "all" else swept:
+def _check_models_defined(config, plan, where):
+    """Every model a plan's `models` names (an experiment's, the sweep's) is defined."""
+    wanted = plan.get("models", "all")
+    for model in [] if wanted == "all" else wanted:
         if model not in config["model_sources"]:
             raise QuantFairnessError(
-                f"sweep.models: model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"
+                f"{where}: model {model!r} is not defined; expected one of {sorted(config['model_sources'])}"
             )
+
+
+def _check_sweep(config):
+    _check_models_defined(config, config["sweep"], "sweep.models")
     strategy = strategy_named(config["sweep"]["strategy"], config["strategy_specs"], "sweep.strategy: ")
     if strategy.needs_calibration or strategy.needs_salience or not strategy.protection.is_empty:
         raise QuantFairnessError(
