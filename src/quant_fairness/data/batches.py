@@ -83,10 +83,10 @@ def head_logits(model, hidden):
         yield start, logits
 
 
-def token_nll(logits, targets):
-    """−log p(target) of each row of logits."""
+def token_nll(logits, targets, lse=None):
+    """−log p(target) of each row of logits; `lse`, their logsumexp where already computed."""
     picked = logits.gather(1, targets[:, None]).squeeze(1)
-    return torch.logsumexp(logits, dim=-1) - picked
+    return (torch.logsumexp(logits, dim=-1) if lse is None else lse) - picked
 
 
 def predicted_positions(model, input_ids, attention):

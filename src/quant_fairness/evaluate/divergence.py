@@ -148,10 +148,9 @@ class ReferenceHead:
         return logits
 
 
-def record_chunk(hidden, logits, weight, bias):
-    """The reference fields of positions whose final hidden states are `hidden` and logits `logits`
-    (`weight`, `bias`: the head those logits come from)."""
-    lse = torch.logsumexp(logits, dim=-1)
+def record_chunk(hidden, logits, lse, weight, bias):
+    """The reference fields of positions whose final hidden states are `hidden`, logits `logits` and
+    log-normalisers `lse` (`weight`, `bias`: the head those logits come from)."""
     fields = {name: [] for name in ("hidden", "expected", "bias", "top1")}
     for start in range(0, hidden.shape[0], DIVERGENCE_ROWS):
         part = slice(start, start + DIVERGENCE_ROWS)
@@ -173,14 +172,15 @@ def _cross(hidden, expected, bias, lse):
     return (hidden.double() * expected.double()).sum(-1) + bias - lse
 
 
-def divergence_chunk(hidden, logits, recorded, head):
+def divergence_chunk(hidden, logits, lse, recorded, head):
     """(KL_t ≥ 0 in nats, top-1 agreement as 0/1) of positions with this model's final hidden
-    states `hidden` and logits `logits`, against their recorded reference fields. `head` is None
+    states `hidden`, logits `logits` and their logsumexp `lse`, against their recorded reference fields. `head` is None
     where the model's head is the reference's (the exact shortcut), else the ReferenceHead."""
     agree = (logits.argmax(-1).cpu() == recorded["top1"].long()).to(torch.int64)
     if head is None:
-        lse = torch.logsumexp(logits, dim=-1).double().cpu()
-        kl = recorded["log_norm"] - _cross(hidden.float().cpu(), recorded["expected"], recorded["bias"], lse)
+        kl = recorded["log_norm"] - _cross(
+            hidden.float().cpu(), recorded["expected"], recorded["bias"], lse.double().cpu()
+        )
     else:
         pieces = []
         for start in range(0, hidden.shape[0], DIVERGENCE_ROWS):
@@ -210,11 +210,12 @@ class Recording:
     def start_batch(self, batch, segments):
         self.segments.append(segments)
 
-    def chunk(self, hidden, logits, start):
+    def chunk(self, hidden, logits, lse, start):
         if self.rebuilt:
             logits = self.head.logits(hidden)
+            lse = torch.logsumexp(logits, dim=-1)
         weight, bias = self.head.weight.to(hidden.device), self.head.bias
-        self.parts.append(record_chunk(hidden, logits, weight, None if bias is None else bias.to(hidden.device)))
+        self.parts.append(record_chunk(hidden, logits, lse, weight, None if bias is None else bias.to(hidden.device)))
         return {}
 
     def reference(self):
@@ -243,7 +244,7 @@ class Comparison:
     def start_batch(self, batch, segments):
         self.recorded = self.reference.positions([self.keys[i] for i in batch])
 
-    def chunk(self, hidden, logits, start):
+    def chunk(self, hidden, logits, lse, start):
         part = {name: values[start : start + logits.shape[0]] for name, values in self.recorded.items()}
-        kl, agree = divergence_chunk(hidden, logits, part, self.head)
+        kl, agree = divergence_chunk(hidden, logits, lse, part, self.head)
         return {"kl_divergence": kl, "top1_agreement": agree}

@@ -14,10 +14,12 @@ and their sum.
 import time
 from dataclasses import dataclass
 
+import torch
+
 from quant_fairness.data.models import load_model
 from quant_fairness.evaluate.divergence import ReferenceHead
 from quant_fairness.evaluate.score import TokenizedSplit
-from quant_fairness.quantize.apply import quantize_model
+from quant_fairness.quantize.apply import quantize_model, targeted_weights
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,8 @@ class QuantizedScores:
     score_seconds: float
 
 
-def _quantized_once(model_dir, rows, strategy, reference, label, calibration_rows, languages, options):
-    model, tokenizer = load_model(model_dir, options["dtype"], options["device"])
+def _quantized_once(model, tokenizer, rows, strategy, reference, head, label, calibration_rows, languages, options):
     split = TokenizedSplit(model, tokenizer, rows, options["batch_tokens"])
-    head = ReferenceHead.of(model)  # before quantizing: where the strategy changes the head, KL needs the original
     storage, quantize_seconds = quantize_model(
         model, tokenizer, strategy, options["salience_indices"], calibration_rows, options["batch_tokens"], languages
     )
@@ -73,14 +73,33 @@ def quantize_and_score(
     """Load the model from `model_dir`, quantize it by `strategy` (GPTQ/AWQ calibrated on the
     `languages` of `calibration_rows`) and score `rows` against `reference`: QuantizedScores."""
     options = {"salience_indices": salience_indices, "dtype": dtype, "device": device, "batch_tokens": batch_tokens}
+    model, tokenizer = load_model(model_dir, dtype, device)
+    head = ReferenceHead.of(model)  # before quantizing: where the strategy changes the head, KL needs the original
     if not strategy.matched:
-        return _quantized_once(model_dir, rows, strategy, reference, label, calibration_rows, languages, options)
+        return _quantized_once(
+            model, tokenizer, rows, strategy, reference, head, label, calibration_rows, languages, options
+        )
+    # One load for all the languages' models: each starts from the original weights, kept aside
+    # (loading gemma's tokenizer alone takes 4 s).
+    original = {w.name: model.get_parameter(w.name).detach().clone() for w in targeted_weights(model, strategy)}
     parts = {}
     for lang in dict.fromkeys(row["lang"] for row in rows):
+        with torch.no_grad():
+            for name, tensor in original.items():
+                model.get_parameter(name).copy_(tensor)
         own = [row for row in rows if row["lang"] == lang]
         calibration = [row for row in calibration_rows or [] if row["lang"] == lang]
         parts[lang] = _quantized_once(
-            model_dir, own, strategy, reference, f"{label}, calibrated on {lang!r}", calibration, [lang], options
+            model,
+            tokenizer,
+            own,
+            strategy,
+            reference,
+            head,
+            f"{label}, calibrated on {lang!r}",
+            calibration,
+            [lang],
+            options,
         )
     return QuantizedScores(
         [row for part in parts.values() for row in part.scores],

@@ -43,9 +43,12 @@ def score_segments(model, token_ids, batch_tokens=1024, measure=None):
             measure.start_batch(batch, segments)
         for start, logits in head_logits(model, hidden):
             stop = start + logits.shape[0]
-            sums["nll"].append(token_nll(logits, targets[start:stop]))
+            # One logsumexp over the vocabulary serves both the NLL and the divergence: a second pass cost
+            # 5% of scoring smollm2.
+            lse = torch.logsumexp(logits, dim=-1)
+            sums["nll"].append(token_nll(logits, targets[start:stop], lse))
             if measure is not None:
-                for name, values in measure.chunk(hidden[start:stop], logits, start).items():
+                for name, values in measure.chunk(hidden[start:stop], logits, lse, start).items():
                     sums.setdefault(name, []).append(values)
         for name, values in sums.items():
             totals.setdefault(name, torch.zeros(len(token_ids), dtype=torch.float64))

@@ -291,17 +291,20 @@ def gptq_codes(
     # range is taken at its group's start, which differs only if a dead column held a
     # row's extreme weight.
     w[:, dead] = 0
-    perm = torch.argsort(h.diagonal(), descending=True, stable=True) if act_order else torch.arange(cols)
-    kept = None
-    if keep is not None:
-        kept = torch.where(keep.cpu(), weight.detach().float().cpu(), torch.nan)[:, perm]
-    w, h = w[:, perm], h[perm][:, perm]
-    hinv = _inverse_hessian_factor(h, damp).float()
+    kept = None if keep is None else torch.where(keep.cpu(), weight.detach().float().cpu(), torch.nan)
     size = cols if group_size is None else min(group_size, cols)
-    codes, scale, zero = _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept)
+    group = torch.arange(cols) // size
+    if not act_order:
+        codes, scale, zero = _gptq_columns(
+            w, _inverse_hessian_factor(h, damp).float(), bits, size, symmetric, block_size, kept
+        )
+        return GroupCodes(codes, scale, zero, group, bits, symmetric, act_order)
+    perm = torch.argsort(h.diagonal(), descending=True, stable=True)
+    kept = None if kept is None else kept[:, perm]
+    hinv = _inverse_hessian_factor(h[perm][:, perm], damp).float()
+    codes, scale, zero = _gptq_columns(w[:, perm], hinv, bits, size, symmetric, block_size, kept)
     inverse = torch.argsort(perm)
-    group = (torch.arange(cols) // size)[inverse]
-    return GroupCodes(codes[:, inverse], scale, zero, group, bits, symmetric, act_order)
+    return GroupCodes(codes[:, inverse], scale, zero, group[inverse], bits, symmetric, act_order)
 
 
 def gptq_quantize(
