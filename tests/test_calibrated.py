@@ -15,8 +15,10 @@ from quant_fairness.quantize.calibrated import (
     awq_search,
     collect_linear_statistics,
     gptq_codes,
+    gptq_codes_many,
     gptq_quantize,
     output_mse,
+    sweep_batches,
 )
 from quant_fairness.quantize.quantizers import SCALE_BITS, group_grid, quantize_codes, round_to_nearest
 
@@ -82,6 +84,29 @@ def test_gptq_values_lie_on_their_groupsgroup_grid(group_size, symmetric, act_or
         # Groups follow descending diag(H): the outlier channels 0..3 share the first group.
         assert result.group[:4].tolist() == [0, 0, 0, 0]
         assert not torch.equal(result.group, torch.arange(80) // 32)
+
+
+@pytest.mark.parametrize("act_order", [False, True])
+def test_gptq_of_several_weights_at_once_is_each_weight_alone(act_order):
+    # Swept together, each weight keeps its own Hessian, protection and dead inputs.
+    weights = [weight_of(24, 80, seed) for seed in (1, 2, 3)]
+    hessians = [hessian_of(correlated_inputs(512, 80, seed)) for seed in (4, 5, 6)]
+    hessians[2][5, :], hessians[2][:, 5] = 0, 0
+    keeps = [None, torch.rand(24, 80, generator=torch.Generator().manual_seed(1)) < 0.1, None]
+    together = gptq_codes_many(weights, hessians, 4, 32, False, block_size=48, act_order=act_order, keeps=keeps)
+    for weight, hessian, keep, result in zip(weights, hessians, keeps, together, strict=True):
+        alone = gptq_codes(weight, hessian, 4, 32, False, block_size=48, act_order=act_order, keep=keep)
+        for field in ("codes", "scale", "zero", "group"):
+            assert torch.equal(getattr(result, field), getattr(alone, field)), field
+    assert not torch.equal(together[0].codes, together[1].codes)
+
+
+def test_weights_sweep_together_by_kind_within_the_bound():
+    kinds = ["a", "b", "a", "a", "b", "a"]
+    assert sweep_batches(kinds, [4] * 6, limit=8) == [[0, 2], [1, 4], [3, 5]]
+    assert sweep_batches(["a", "a"], [10, 1], limit=8) == [[0], [1]]  # too large alone: a batch of its own
+    with pytest.raises(QuantFairnessError, match="weights of one shape"):
+        gptq_codes_many([weight_of(4, 8), weight_of(5, 8)], [hessian_of(correlated_inputs(64, 8))] * 2, 4, 8)
 
 
 @pytest.mark.parametrize("symmetric", [False, True])

@@ -12,6 +12,7 @@ the index of the kept weights; a fully protected tensor costs FP16 only. LLM.int
 quantizes activations too, so it runs as bitsandbytes' own modules instead.
 """
 
+import math
 import time
 
 import torch
@@ -21,7 +22,12 @@ from quant_fairness.data.batches import input_batches
 from quant_fairness.data.layers import weight_map
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize import backends
-from quant_fairness.quantize.calibrated import awq_quantize, collect_linear_statistics, gptq_quantize
+from quant_fairness.quantize.calibrated import (
+    awq_quantize,
+    collect_linear_statistics,
+    gptq_quantize_many,
+    sweep_batches,
+)
 from quant_fairness.quantize.calibration import calibration_token_ids
 from quant_fairness.quantize.protection import FP16_BITS, patch_bits, protection_masks
 from quant_fairness.quantize.quantizers import round_to_nearest, seed_absmax_int4
@@ -79,30 +85,48 @@ def _gptq_stacked(strategy, weights, params, statistics, masks):
     """GPTQ of the weights that read the same input (q/k/v, gate/up) as one stacked matrix.
 
     GPTQ treats rows independently given the input Hessian, so this equals quantizing
-    each weight alone, with one column sweep instead of several. Returns {name: (dequantized, bits)}.
+    each weight alone, with one column sweep instead of several; stacks of one shape then
+    sweep together (gptq_quantize_many). Returns {name: (dequantized, bits)}.
     """
     group_size, _ = _grid(strategy)
-    stacks = {}
+    grouped = {}
     for weight in weights:
         key = (id(statistics[weight.name]), strategy.bits_for(weight.component))
-        stacks.setdefault(key, []).append(weight)
+        grouped.setdefault(key, []).append(weight)
+    stacks = [(bits, members, _stack_shape(members, params)) for (_, bits), members in grouped.items()]
+    kinds = [(bits, shape) for bits, _, shape in stacks]
     results = {}
-    for (_, bits), members in stacks.items():
-        linears = [linear_layout(w, params[w.name].data) for w in members]
-        stacked = torch.cat(linears)
-        keep = None
-        if any(w.name in masks for w in members):
-            # On the CPU, as the protection masks are (protection.py) and as GPTQ sweeps its columns.
-            no_mask = {w.name: torch.zeros(params[w.name].shape, dtype=torch.bool) for w in members}
-            keep = torch.cat([linear_layout(w, masks.get(w.name, no_mask[w.name])) for w in members])
-        hessian = statistics[members[0].name].hessian
-        dequantized, stacked_bits = gptq_quantize(stacked, hessian, bits, group_size, strategy.symmetric, keep=keep)
-        pieces = dequantized.split([linear.shape[0] for linear in linears])
-        for weight, piece in zip(members, pieces, strict=True):
-            # Storage is linear in the row count (codes, then scale and zero per row and group).
-            bits_of_piece = stacked_bits * piece.shape[0] // stacked.shape[0]
-            results[weight.name] = linear_layout(weight, piece), bits_of_piece
+    for batch in sweep_batches(kinds, [math.prod(shape) for *_, shape in stacks]):
+        bits, members_of = stacks[batch[0]][0], [stacks[k][1] for k in batch]
+        stacked = [torch.cat([linear_layout(w, params[w.name].data) for w in members]) for members in members_of]
+        hessians = [statistics[members[0].name].hessian for members in members_of]
+        keeps = [_stacked_keep(members, params, masks) for members in members_of]
+        quantized = gptq_quantize_many(stacked, hessians, bits, group_size, strategy.symmetric, keeps=keeps)
+        for members, (dequantized, stacked_bits) in zip(members_of, quantized, strict=True):
+            rows = [linear_layout(w, params[w.name]).shape[0] for w in members]
+            for weight, piece in zip(members, dequantized.split(rows), strict=True):
+                # Storage is linear in the row count (codes, then scale and zero per row and group).
+                results[weight.name] = linear_layout(weight, piece), stacked_bits * piece.shape[0] // sum(rows)
     return results
+
+
+def _stack_shape(members, params):
+    """(rows, columns) of the weights stacked in nn.Linear layout."""
+    shapes = [linear_layout(w, params[w.name]).shape for w in members]
+    return sum(rows for rows, _ in shapes), shapes[0][1]
+
+
+def _stacked_keep(members, params, masks):
+    """The protection mask of a stack (None when no member has one), on the CPU as the masks are
+    (protection.py) and as GPTQ sweeps its columns."""
+    if not any(w.name in masks for w in members):
+        return None
+    return torch.cat(
+        [
+            linear_layout(w, masks[w.name] if w.name in masks else torch.zeros(params[w.name].shape, dtype=torch.bool))
+            for w in members
+        ]
+    )
 
 
 def _calibration_statistics(model, strategy, targeted, calibration_batches):

@@ -31,6 +31,7 @@ from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize.quantizers import SCALE_BITS, group_grid, quantize_codes, round_to_nearest
 
 FP16_TINY, FP16_MAX = 2.0**-14, 65504.0
+SWEEP_BATCH_ELEMENTS = 2**24  # weight entries whose GPTQ columns are swept together (64 MB of float32)
 
 
 @dataclass(frozen=True)
@@ -212,59 +213,143 @@ def _inverse_hessian_factor(hessian, damp):
     return torch.linalg.cholesky(torch.cholesky_inverse(lower), upper=True)
 
 
+def _lazy_update(wt, errors, hinv, start, stop, end):
+    """Columns stop:end of each matrix's Wᵀ less the pending update of its block start:stop, one
+    matmul per matrix (as when it is quantized alone)."""
+    return torch.stack(
+        [wt[b, stop:end] - (errors[b].t() @ hinv[b, start:stop, stop:end]).t() for b in range(wt.shape[0])]
+    )
+
+
 def _group_values(wt, block, errors, hinv, start, i, size):
-    """Current values of the group starting at block column `i`, one column per row.
+    """Current values of the group starting at block column `i`, one column per row, per matrix.
 
     Columns inside the block are up to date; those past it still lack this block's
     pending update. (The reference reads the stale W here, which matters only when a
     group starts inside a block, i.e. group_size not a multiple of block_size.)
     """
-    end = min(start + i + size, wt.shape[0])
-    stop = start + block.shape[0]
-    inside = block[i : min(end, stop) - start]
+    end = min(start + i + size, wt.shape[1])
+    stop = start + block.shape[1]
+    inside = block[:, i : min(end, stop) - start]
     if end <= stop:
         return inside
-    outside = wt[stop:end] - (errors.t() @ hinv[start:stop, stop:end]).t()
-    return torch.cat([inside, outside], dim=0)
+    return torch.cat([inside, _lazy_update(wt, errors, hinv, start, stop, end)], dim=1)
 
 
 def _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept=None):
-    """Quantize the columns of `w` in order, spreading each error over later columns (in place).
+    """Quantize the columns of each matrix w[b] (batch, rows, cols) in order, spreading each error
+    over its later columns through its own hinv[b]: (codes, scale, zero), each batched.
 
-    `kept` (rows, cols) holds the original value of each protected entry and NaN elsewhere:
+    `kept` (like w) holds the original value of each protected entry and NaN elsewhere:
     a protected entry ends at its original value, so its error is measured against that.
-    The loop runs on Wᵀ, where a column is one contiguous row: the same operations on the
-    same values as on W; a whole GPTQ quantization of smollm2 or gemma is 1.25× faster.
+    The loop runs on Wᵀ, where a column is one contiguous row. Every step is elementwise
+    within a matrix, so a batch does for all its matrices at once what each would do alone,
+    on the same values: the step's few tensor operations, not their dispatch, then set the time.
     """
-    rows, cols = w.shape
-    wt = w.t().contiguous()
-    kept = None if kept is None else kept.t().contiguous()
+    batch, rows, cols = w.shape
+    wt = w.transpose(1, 2).contiguous()
+    kept = None if kept is None else kept.transpose(1, 2).contiguous()
     codes = torch.zeros_like(wt)
-    scale = torch.zeros(math.ceil(cols / size), rows)
+    scale = torch.zeros(batch, math.ceil(cols / size), rows)
     zero = torch.zeros_like(scale)
-    diagonal = hinv.diagonal().tolist()
-    update = torch.empty(block_size, rows)  # reused for every column's spread
+    diagonal = hinv.diagonal(dim1=1, dim2=2)[:, :, None]
+    update = torch.empty(batch, block_size, rows)  # reused for every column's spread
     for start in range(0, cols, block_size):
         stop = min(start + block_size, cols)
-        block = wt[start:stop].clone()
+        block = wt[:, start:stop].clone()
         errors = torch.zeros_like(block)
         for i in range(stop - start):
             column, g = start + i, (start + i) // size
             if column % size == 0:
                 values = _group_values(wt, block, errors, hinv, start, i, size)
-                scale[g], zero[g] = group_grid(values.t(), bits, symmetric)
-            codes[column] = quantize_codes(block[i], scale[g], zero[g], bits, symmetric)
-            dequantized = (codes[column] - zero[g]) * scale[g]
+                scale[:, g], zero[:, g] = group_grid(values.transpose(1, 2), bits, symmetric)
+            codes[:, column] = quantize_codes(block[:, i], scale[:, g], zero[:, g], bits, symmetric)
+            dequantized = (codes[:, column] - zero[:, g]) * scale[:, g]
             if kept is not None:
-                dequantized = torch.where(kept[column].isnan(), dequantized, kept[column])
-            torch.div(block[i] - dequantized, diagonal[column], out=errors[i])
-            spread = update[: stop - start - i - 1]
-            torch.mul(hinv[column, column + 1 : stop, None], errors[i], out=spread)
-            block[i + 1 :] -= spread
+                dequantized = torch.where(kept[:, column].isnan(), dequantized, kept[:, column])
+            torch.div(block[:, i] - dequantized, diagonal[:, column], out=errors[:, i])
+            spread = update[:, : stop - start - i - 1]
+            torch.mul(hinv[:, column, column + 1 : stop, None], errors[:, i, None], out=spread)
+            block[:, i + 1 :] -= spread
         # Lazy batch update: later blocks receive this block's errors in one matmul.
-        wt[stop:] -= (errors.t() @ hinv[start:stop, stop:]).t()
-    w.copy_(wt.t())
-    return codes.t().contiguous(), scale.t().contiguous(), zero.t().contiguous()
+        wt[:, stop:] = _lazy_update(wt, errors, hinv, start, stop, cols)
+    return codes.transpose(1, 2), scale.transpose(1, 2), zero.transpose(1, 2)
+
+
+def _prepared(weight, hessian, keep, damp, act_order):
+    """(W, upper factor of H⁻¹, kept values or None, column order or None) of one weight, its
+    columns in the order they are quantized; see gptq_codes."""
+    w = weight.detach().float().cpu().clone()
+    rows, cols = w.shape
+    if tuple(hessian.shape) != (cols, cols):
+        raise QuantFairnessError(f"GPTQ: Hessian {tuple(hessian.shape)} does not fit a weight with {cols} inputs")
+    h = hessian.detach().double().cpu().clone()
+    dead = h.diagonal() == 0
+    h.diagonal()[dead] = 1
+    # The reference sets per-channel ranges before zeroing dead columns; here every
+    # range is taken at its group's start, which differs only if a dead column held a
+    # row's extreme weight.
+    w[:, dead] = 0
+    kept = None if keep is None else torch.where(keep.cpu(), weight.detach().float().cpu(), torch.nan)
+    if not act_order:
+        return w, _inverse_hessian_factor(h, damp).float(), kept, None
+    perm = torch.argsort(h.diagonal(), descending=True, stable=True)
+    kept = None if kept is None else kept[:, perm]
+    return w[:, perm], _inverse_hessian_factor(h[perm][:, perm], damp).float(), kept, perm
+
+
+def sweep_batches(kinds, sizes, limit=SWEEP_BATCH_ELEMENTS):
+    """Indices of the weights that can sweep their columns together: of one kind (a shape, and
+    whatever else must match), in order, at most `limit` entries (`sizes`) per batch unless alone."""
+    batches, open_of = [], {}
+    for index, (kind, size) in enumerate(zip(kinds, sizes, strict=True)):
+        batch = open_of.get(kind)
+        if batch is None or batch["entries"] + size > limit:
+            batch = open_of[kind] = {"indices": [], "entries": 0}
+            batches.append(batch["indices"])
+        batch["indices"].append(index)
+        batch["entries"] += size
+    return batches
+
+
+def gptq_codes_many(
+    weights, hessians, bits, group_size=128, symmetric=False, damp=0.01, block_size=128, act_order=False, keeps=None
+):
+    """GPTQ of weights of one shape, each with its own Hessian (see gptq_codes): [GroupCodes].
+
+    Their columns are swept together, each weight exactly as it would be alone: a column
+    step costs mostly its dispatch, so a 30-block model's q/k/v stacks take one sweep instead
+    of 30 (sweep_batches groups weights within a memory bound).
+    """
+    if len({tuple(weight.shape) for weight in weights}) != 1:
+        raise QuantFairnessError(f"GPTQ sweeps weights of one shape together, not {[tuple(w.shape) for w in weights]}")
+    keeps = keeps or [None] * len(weights)
+    w, hinv, kept, perms = zip(
+        *(_prepared(*job, damp, act_order) for job in zip(weights, hessians, keeps, strict=True)), strict=True
+    )
+    cols = w[0].shape[1]
+    if all(values is None for values in kept):
+        kept = None
+    else:
+        kept = torch.stack([torch.full_like(w[0], torch.nan) if values is None else values for values in kept])
+    size = cols if group_size is None else min(group_size, cols)
+    codes, scale, zero = _gptq_columns(torch.stack(w), torch.stack(hinv), bits, size, symmetric, block_size, kept)
+    group = torch.arange(cols) // size
+    results = []
+    for b, perm in enumerate(perms):
+        order = slice(None) if perm is None else torch.argsort(perm)
+        results.append(
+            GroupCodes(
+                codes[b][:, order].contiguous(),
+                scale[b].contiguous(),
+                zero[b].contiguous(),
+                group[order],
+                bits,
+                symmetric,
+                act_order,
+            )
+        )
+    return results
 
 
 def gptq_codes(
@@ -280,39 +365,25 @@ def gptq_codes(
     `keep` (bool, like weight) marks entries that stay at their original value (FP16
     protection): later columns compensate for them as they really end up.
     """
-    w = weight.detach().float().cpu().clone()
-    rows, cols = w.shape
-    if tuple(hessian.shape) != (cols, cols):
-        raise QuantFairnessError(f"GPTQ: Hessian {tuple(hessian.shape)} does not fit a weight with {cols} inputs")
-    h = hessian.detach().double().cpu().clone()
-    dead = h.diagonal() == 0
-    h.diagonal()[dead] = 1
-    # The reference sets per-channel ranges before zeroing dead columns; here every
-    # range is taken at its group's start, which differs only if a dead column held a
-    # row's extreme weight.
-    w[:, dead] = 0
-    kept = None if keep is None else torch.where(keep.cpu(), weight.detach().float().cpu(), torch.nan)
-    size = cols if group_size is None else min(group_size, cols)
-    group = torch.arange(cols) // size
-    if not act_order:
-        codes, scale, zero = _gptq_columns(
-            w, _inverse_hessian_factor(h, damp).float(), bits, size, symmetric, block_size, kept
-        )
-        return GroupCodes(codes, scale, zero, group, bits, symmetric, act_order)
-    perm = torch.argsort(h.diagonal(), descending=True, stable=True)
-    kept = None if kept is None else kept[:, perm]
-    hinv = _inverse_hessian_factor(h[perm][:, perm], damp).float()
-    codes, scale, zero = _gptq_columns(w[:, perm], hinv, bits, size, symmetric, block_size, kept)
-    inverse = torch.argsort(perm)
-    return GroupCodes(codes[:, inverse], scale, zero, group[inverse], bits, symmetric, act_order)
+    return gptq_codes_many([weight], [hessian], bits, group_size, symmetric, damp, block_size, act_order, [keep])[0]
+
+
+def gptq_quantize_many(
+    weights, hessians, bits, group_size=128, symmetric=False, damp=0.01, block_size=128, act_order=False, keeps=None
+):
+    """GPTQ of several weights (see gptq_codes_many): [(dequantized weight in its dtype, storage bits)]."""
+    results = gptq_codes_many(weights, hessians, bits, group_size, symmetric, damp, block_size, act_order, keeps)
+    return [
+        (result.dequantize().to(weight.dtype).to(weight.device), result.storage_bits)
+        for weight, result in zip(weights, results, strict=True)
+    ]
 
 
 def gptq_quantize(
     weight, hessian, bits, group_size=128, symmetric=False, damp=0.01, block_size=128, act_order=False, keep=None
 ):
     """GPTQ (see gptq_codes); returns (dequantized weight in weight's dtype, storage bits)."""
-    result = gptq_codes(weight, hessian, bits, group_size, symmetric, damp, block_size, act_order, keep)
-    return result.dequantize().to(weight.dtype).to(weight.device), result.storage_bits
+    return gptq_quantize_many([weight], [hessian], bits, group_size, symmetric, damp, block_size, act_order, [keep])[0]
 
 
 # --- AWQ-style activation-aware scaling ----------------------------------------------------
