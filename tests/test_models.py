@@ -4,10 +4,11 @@ import json
 
 import numpy as np
 import pytest
+import torch
 import transformers as T
 from conftest import score_folder
 
-from quant_fairness.data.models import gguf_header, load_model, parsed_once, prepare_model
+from quant_fairness.data.models import gguf_header, load_causal_lm, load_model, parsed_once, prepare_model
 from quant_fairness.data.wheels import sha256_file
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.provenance import PROVENANCE
@@ -37,8 +38,9 @@ def test_preparing_twice_gives_identical_weights(tiny_model_dir, tmp_path):
 
 
 def test_missing_folder_is_one_clear_line(tmp_path):
-    with pytest.raises(QuantFairnessError, match="is missing or has no config.json"):
-        load_model(tmp_path / "nowhere")
+    for loader in (load_model, load_causal_lm):
+        with pytest.raises(QuantFairnessError, match="is missing or has no config.json"):
+            loader(tmp_path / "nowhere")
     with pytest.raises(QuantFairnessError, match="local folder .* does not exist"):
         prepare_model("x", {"local": str(tmp_path / "nowhere")}, tmp_path / "out", tmp_path / "wheels")
     assert not (tmp_path / "out").exists()
@@ -48,8 +50,18 @@ def test_a_model_that_is_not_a_causal_lm_is_refused(tmp_path):
     T.ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32).save_pretrained(
         tmp_path
     )
-    with pytest.raises(QuantFairnessError, match="ViTConfig, not a causal language model"):
-        load_model(tmp_path)
+    for loader in (load_model, load_causal_lm):
+        with pytest.raises(QuantFairnessError, match="ViTConfig, not a causal language model"):
+            loader(tmp_path)
+
+
+def test_the_weights_alone_load_as_the_whole_model_does(tiny_model_dir):
+    model, _ = load_model(tiny_model_dir)
+    weights = load_causal_lm(tiny_model_dir)
+    assert not weights.training
+    assert all(
+        torch.equal(a, b) for a, b in zip(model.state_dict().values(), weights.state_dict().values(), strict=True)
+    )
 
 
 def test_a_segment_longer_than_the_context_is_refused(tiny_model_dir):

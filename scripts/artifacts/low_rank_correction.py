@@ -3,7 +3,7 @@ factors, and the corrected model scored on the test split (rule `low_rank_correc
 
 from quant_fairness.artifacts.low_rank import corrected_model, write_correction
 from quant_fairness.data.corpus import read_split
-from quant_fairness.data.models import load_model
+from quant_fairness.data.models import load_causal_lm
 from quant_fairness.evaluate.divergence import Reference, ReferenceHead
 from quant_fairness.evaluate.score import TokenizedSplit
 from quant_fairness.runlog import start_job
@@ -16,7 +16,7 @@ evaluation = snakemake.params.evaluation
 # The rebuilt model's KL divergence from the unquantized reference, whose head it may not share.
 reference, head = (
     Reference.read(snakemake.input.reference),
-    ReferenceHead.of(load_model(snakemake.input.model, evaluation["dtype"])[0]),
+    ReferenceHead.of(load_causal_lm(snakemake.input.model, evaluation["dtype"])),
 )
 rank = int(snakemake.wildcards.rank)
 model, tokenizer, correction = corrected_model(

@@ -3,7 +3,7 @@
 
 from quant_fairness.artifacts.fairness_patch import fair_model
 from quant_fairness.data.corpus import read_split
-from quant_fairness.data.models import load_model
+from quant_fairness.data.models import load_causal_lm
 from quant_fairness.evaluate.divergence import Reference, ReferenceHead
 from quant_fairness.evaluate.score import TokenizedSplit
 from quant_fairness.runlog import start_job
@@ -16,7 +16,7 @@ evaluation = snakemake.params.evaluation
 # The rebuilt model's KL divergence from the unquantized reference, whose head it may not share.
 reference, head = (
     Reference.read(snakemake.input.reference),
-    ReferenceHead.of(load_model(snakemake.input.model, evaluation["dtype"])[0]),
+    ReferenceHead.of(load_causal_lm(snakemake.input.model, evaluation["dtype"])),
 )
 with fair_model(snakemake.input.base, snakemake.input.patch, evaluation["dtype"], evaluation["device"]) as loaded:
     model, tokenizer = loaded

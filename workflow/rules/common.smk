@@ -42,6 +42,9 @@ FIGURES = [
         "language_spectrum",
     )
 ]
+# On a few cores a long job started last leaves the others idle at the end (150 core-seconds at
+# a906062 on 2 cores), so the longest jobs, and what the layer sweep reads, start first when ready.
+LONG_JOB_PRIORITY = 10
 # A new commit or another configuration renders a new report beside the earlier ones.
 REPORT_DIR = f"results/report/{report_version(workflow.basedir, config)}"
 
@@ -80,6 +83,12 @@ def local_model_files(wildcards):
 
 def strategy_of(wildcards):
     return parse_strategy(wildcards.strategy, config["strategy_specs"][wildcards.strategy])
+
+
+def quantize_priority(wildcards):
+    """Matched calibration (a GPTQ model per language) and the sweep's unprotected scores go first."""
+    sweep_input = wildcards.model in SWEPT and wildcards.strategy == config["sweep"]["strategy"]
+    return LONG_JOB_PRIORITY if strategy_of(wildcards).matched or sweep_input else 0
 
 
 def strategy_scores(wildcards):

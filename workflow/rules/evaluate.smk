@@ -46,6 +46,7 @@ rule baseline_numerics:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/baseline/{model}_numerics.log",
+    priority: LONG_JOB_PRIORITY  # the noise floor, which the layer sweep reads
     threads: MODEL_THREADS
     resources:
         **model_job(on_device=True),
@@ -82,6 +83,7 @@ rule layer_sweep:
         "logs/sweep/{model}.log",
     benchmark:
         "results/benchmarks/sweep/{model}.tsv"
+    priority: LONG_JOB_PRIORITY
     threads: MODEL_THREADS
     resources:
         **model_job(on_device=True),

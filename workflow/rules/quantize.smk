@@ -47,6 +47,7 @@ rule quantize_evaluate:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/quantize/{model}/{strategy}.log",
+    priority: quantize_priority
     threads: MODEL_THREADS
     resources:
         **model_job(on_device=True),

@@ -16,6 +16,7 @@ rule noise_floor:
         "../../envs/quant-fairness.yaml"
     log:
         "logs/statistics/noise_floor_{model}.log",
+    priority: LONG_JOB_PRIORITY  # the layer sweep reads it
     threads: 1
     resources:
         **LIGHT_JOB,

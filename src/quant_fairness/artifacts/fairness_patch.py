@@ -38,7 +38,7 @@ from quant_fairness.artifacts.packing import (
     write_packed,
 )
 from quant_fairness.atomic import atomic_directory
-from quant_fairness.data.models import load_model
+from quant_fairness.data.models import load_causal_lm, load_model
 from quant_fairness.data.wheels import sha256_file
 from quant_fairness.errors import QuantFairnessError
 from quant_fairness.provenance import PROVENANCE, read_provenance
@@ -98,7 +98,7 @@ def pack(model_dir, strategy, model_name, patch_dir=None, quantized_dir=None, sa
     check_packable(strategy)  # before the model is loaded
     if packed_base is not None:
         _check_packed_base(packed_base, strategy, model_name)
-    model, _ = load_model(model_dir)
+    model = load_causal_lm(model_dir)
     base = None
     if packed_base is None:
         base = packed_bytes(*pack_model(model, strategy, model_name))

@@ -243,8 +243,8 @@ def _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept=None):
     `kept` (like w) holds the original value of each protected entry and NaN elsewhere:
     a protected entry ends at its original value, so its error is measured against that.
     The loop runs on Wᵀ, where a column is one contiguous row. Every step is elementwise
-    within a matrix, so a batch does for all its matrices at once what each would do alone,
-    on the same values: the step's few tensor operations, not their dispatch, then set the time.
+    within a matrix (its matmuls run per matrix), so a batch computes for each matrix what it
+    would alone, on the same values, with one dispatch per operation for all of them.
     """
     batch, rows, cols = w.shape
     wt = w.transpose(1, 2).contiguous()
@@ -271,7 +271,7 @@ def _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept=None):
             spread = update[:, : stop - start - i - 1]
             torch.mul(hinv[:, column, column + 1 : stop, None], errors[:, i, None], out=spread)
             block[:, i + 1 :] -= spread
-        # Lazy batch update: later blocks receive this block's errors in one matmul.
+        # Lazy batch update: later blocks receive this block's errors in one matmul per matrix.
         wt[:, stop:] = _lazy_update(wt, errors, hinv, start, stop, cols)
     return codes.transpose(1, 2), scale.transpose(1, 2), zero.transpose(1, 2)
 
@@ -317,9 +317,10 @@ def gptq_codes_many(
 ):
     """GPTQ of weights of one shape, each with its own Hessian (see gptq_codes): [GroupCodes].
 
-    Their columns are swept together, each weight exactly as it would be alone: a column
-    step costs mostly its dispatch, so a 30-block model's q/k/v stacks take one sweep instead
-    of 30 (sweep_batches groups weights within a memory bound).
+    Their columns are swept together, each weight exactly as it would be alone. A column step
+    of a small matrix costs mostly its dispatch, so a 30-block model's q/k/v stacks take one
+    sweep instead of 30 (sweep_batches groups weights within a memory bound; past it the
+    batched steps outgrow the cache and gain nothing).
     """
     if len({tuple(weight.shape) for weight in weights}) != 1:
         raise QuantFairnessError(f"GPTQ sweeps weights of one shape together, not {[tuple(w.shape) for w in weights]}")
