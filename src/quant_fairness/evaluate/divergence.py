@@ -174,8 +174,9 @@ def _cross(hidden, expected, bias, lse):
 
 def divergence_chunk(hidden, logits, lse, recorded, head):
     """(KL_t ≥ 0 in nats, top-1 agreement as 0/1) of positions with this model's final hidden
-    states `hidden`, logits `logits` and their logsumexp `lse`, against their recorded reference fields. `head` is None
-    where the model's head is the reference's (the exact shortcut), else the ReferenceHead."""
+    states `hidden`, logits `logits` and their logsumexp `lse`, against their recorded reference
+    fields. `head` is None where the model's head is the reference's (the exact shortcut, which
+    reads `lse`), else the ReferenceHead."""
     agree = (logits.argmax(-1).cpu() == recorded["top1"].long()).to(torch.int64)
     if head is None:
         kl = recorded["log_norm"] - _cross(

@@ -79,9 +79,11 @@ def quantize_and_score(
         return _quantized_once(
             model, tokenizer, rows, strategy, reference, head, label, calibration_rows, languages, options
         )
-    # One load for all the languages' models: each starts from the original weights, kept aside
-    # (loading gemma's tokenizer alone takes 4 s).
-    original = {w.name: model.get_parameter(w.name).detach().clone() for w in targeted_weights(model, strategy)}
+    # One load for all the languages' models: each starts from the original weights, kept aside on
+    # the host so that a GPU holds no second copy (loading gemma's tokenizer alone takes 4 s).
+    original = {
+        w.name: model.get_parameter(w.name).detach().to("cpu", copy=True) for w in targeted_weights(model, strategy)
+    }
     parts = {}
     for lang in dict.fromkeys(row["lang"] for row in rows):
         with torch.no_grad():

@@ -31,7 +31,9 @@ from quant_fairness.errors import QuantFairnessError
 from quant_fairness.quantize.quantizers import SCALE_BITS, group_grid, quantize_codes, round_to_nearest
 
 FP16_TINY, FP16_MAX = 2.0**-14, 65504.0
-SWEEP_BATCH_ELEMENTS = 2**24  # weight entries whose GPTQ columns are swept together (64 MB of float32)
+# Weight entries whose GPTQ columns are swept together: chosen by measurement (benchmarks/README.md);
+# each matrix also brings its (cols × cols) factor of H⁻¹.
+SWEEP_BATCH_ELEMENTS = 2**24
 
 
 @dataclass(frozen=True)
@@ -213,12 +215,10 @@ def _inverse_hessian_factor(hessian, damp):
     return torch.linalg.cholesky(torch.cholesky_inverse(lower), upper=True)
 
 
-def _lazy_update(wt, errors, hinv, start, stop, end):
-    """Columns stop:end of each matrix's Wᵀ less the pending update of its block start:stop, one
-    matmul per matrix (as when it is quantized alone)."""
-    return torch.stack(
-        [wt[b, stop:end] - (errors[b].t() @ hinv[b, start:stop, stop:end]).t() for b in range(wt.shape[0])]
-    )
+def _pending_update(errors, hinv, b, start, stop, end):
+    """What block start:stop's errors of matrix `b` still owe columns stop:end of its Wᵀ: one
+    matmul per matrix, as when it is quantized alone."""
+    return (errors[b].t() @ hinv[b, start:stop, stop:end]).t()
 
 
 def _group_values(wt, block, errors, hinv, start, i, size):
@@ -233,7 +233,8 @@ def _group_values(wt, block, errors, hinv, start, i, size):
     inside = block[:, i : min(end, stop) - start]
     if end <= stop:
         return inside
-    return torch.cat([inside, _lazy_update(wt, errors, hinv, start, stop, end)], dim=1)
+    outside = [wt[b, stop:end] - _pending_update(errors, hinv, b, start, stop, end) for b in range(wt.shape[0])]
+    return torch.cat([inside, torch.stack(outside)], dim=1)
 
 
 def _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept=None):
@@ -272,11 +273,12 @@ def _gptq_columns(w, hinv, bits, size, symmetric, block_size, kept=None):
             torch.mul(hinv[:, column, column + 1 : stop, None], errors[:, i, None], out=spread)
             block[:, i + 1 :] -= spread
         # Lazy batch update: later blocks receive this block's errors in one matmul per matrix.
-        wt[:, stop:] = _lazy_update(wt, errors, hinv, start, stop, cols)
+        for b in range(batch):
+            wt[b, stop:] -= _pending_update(errors, hinv, b, start, stop, cols)
     return codes.transpose(1, 2), scale.transpose(1, 2), zero.transpose(1, 2)
 
 
-def _prepared(weight, hessian, keep, damp, act_order):
+def _gptq_inputs(weight, hessian, keep, damp, act_order):
     """(W, upper factor of H⁻¹, kept values or None, column order or None) of one weight, its
     columns in the order they are quantized; see gptq_codes."""
     w = weight.detach().float().cpu().clone()
@@ -319,14 +321,14 @@ def gptq_codes_many(
 
     Their columns are swept together, each weight exactly as it would be alone. A column step
     of a small matrix costs mostly its dispatch, so a 30-block model's q/k/v stacks take one
-    sweep instead of 30 (sweep_batches groups weights within a memory bound; past it the
-    batched steps outgrow the cache and gain nothing).
+    sweep instead of 30 (sweep_batches bounds a batch: smollm2's 30 gate/up stacks swept
+    together were slower than one by one).
     """
-    if len({tuple(weight.shape) for weight in weights}) != 1:
+    if len({tuple(weight.shape) for weight in weights}) != 1:  # also refuses no weights at all
         raise QuantFairnessError(f"GPTQ sweeps weights of one shape together, not {[tuple(w.shape) for w in weights]}")
     keeps = keeps or [None] * len(weights)
     w, hinv, kept, perms = zip(
-        *(_prepared(*job, damp, act_order) for job in zip(weights, hessians, keeps, strict=True)), strict=True
+        *(_gptq_inputs(*job, damp, act_order) for job in zip(weights, hessians, keeps, strict=True)), strict=True
     )
     cols = w[0].shape[1]
     if all(values is None for values in kept):
