@@ -93,27 +93,32 @@ def _gptq_stacked(strategy, weights, params, statistics, masks):
     for weight in weights:
         key = (id(statistics[weight.name]), strategy.bits_for(weight.component))
         grouped.setdefault(key, []).append(weight)
-    stacks = [(bits, members, _stack_shape(members, params)) for (_, bits), members in grouped.items()]
-    kinds = [(bits, shape) for bits, _, shape in stacks]
+    stacks = [(bits, members, _stacked_rows(members, params)) for (_, bits), members in grouped.items()]
+    shapes = [(sum(rows), _inputs(members[0], params)) for _, members, rows in stacks]
+    kinds = [(bits, shape) for (bits, _, _), shape in zip(stacks, shapes, strict=True)]
     results = {}
-    for batch in sweep_batches(kinds, [math.prod(shape) for *_, shape in stacks]):
-        bits, members_of = stacks[batch[0]][0], [stacks[k][1] for k in batch]
-        stacked = [torch.cat([linear_layout(w, params[w.name].data) for w in members]) for members in members_of]
-        hessians = [statistics[members[0].name].hessian for members in members_of]
-        keeps = [_stacked_keep(members, params, masks) for members in members_of]
+    for batch in sweep_batches(kinds, [math.prod(shape) for shape in shapes]):
+        bits = stacks[batch[0]][0]
+        stacked = [torch.cat([linear_layout(w, params[w.name].data) for w in stacks[k][1]]) for k in batch]
+        hessians = [statistics[stacks[k][1][0].name].hessian for k in batch]
+        keeps = [_stacked_keep(stacks[k][1], params, masks) for k in batch]
         quantized = gptq_quantize_many(stacked, hessians, bits, group_size, strategy.symmetric, keeps=keeps)
-        for members, (dequantized, stacked_bits) in zip(members_of, quantized, strict=True):
-            rows = [linear_layout(w, params[w.name]).shape[0] for w in members]
+        for k, (dequantized, stacked_bits) in zip(batch, quantized, strict=True):
+            _, members, rows = stacks[k]
             for weight, piece in zip(members, dequantized.split(rows), strict=True):
                 # Storage is linear in the row count (codes, then scale and zero per row and group).
                 results[weight.name] = linear_layout(weight, piece), stacked_bits * piece.shape[0] // sum(rows)
     return results
 
 
-def _stack_shape(members, params):
-    """(rows, columns) of the weights stacked in nn.Linear layout."""
-    shapes = [linear_layout(w, params[w.name]).shape for w in members]
-    return sum(rows for rows, _ in shapes), shapes[0][1]
+def _stacked_rows(members, params):
+    """Rows of each weight of a stack in nn.Linear layout, in stacking order."""
+    return [linear_layout(w, params[w.name]).shape[0] for w in members]
+
+
+def _inputs(weight, params):
+    """Input features of a weight: its columns in nn.Linear layout."""
+    return linear_layout(weight, params[weight.name]).shape[1]
 
 
 def _stacked_keep(members, params, masks):
