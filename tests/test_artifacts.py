@@ -16,7 +16,7 @@ from quant_fairness.artifacts.fairness_patch import (
     patch_tensors,
     patched_weights,
 )
-from quant_fairness.artifacts.low_rank import corrected_weights, low_rank_correction, top_singular_factors
+from quant_fairness.artifacts.low_rank import corrected_weights, low_rank_corrections, top_singular_factors
 from quant_fairness.artifacts.packing import (
     PACKED_FILE,
     pack_model,
@@ -223,8 +223,7 @@ def test_low_rank_correction_shrinks_the_quantization_error_with_rank():
     original = {"w": torch.randn(48, 32), "gain": torch.ones(32)}
     quantized = {"w": (original["w"] * 2).round() / 2, "gain": torch.full((32,), 0.75)}
     errors = []
-    for rank in (1, 4, 16, 32):
-        correction = low_rank_correction(original, quantized, ["w", "gain"], rank)
+    for rank, correction in low_rank_corrections(original, quantized, ["w", "gain"], (1, 4, 16, 32)).items():
         assert set(correction) == {"w.a", "w.b"}  # vectors stay uncorrected
         assert correction["w.a"].shape == (48, rank) and correction["w.a"].dtype == torch.float16
         corrected = corrected_weights(quantized, correction)
@@ -232,6 +231,19 @@ def test_low_rank_correction_shrinks_the_quantization_error_with_rank():
         errors.append(float((corrected["w"] - original["w"]).norm()))
     assert errors == sorted(errors, reverse=True) and errors[0] < float((quantized["w"] - original["w"]).norm())
     assert errors[-1] < 1e-2  # full rank: only the FP16 rounding of the factors is left
+
+
+def test_corrections_of_several_ranks_at_once_are_each_rank_alone():
+    """The rule corrects every rank in one job from one Gram decomposition per matrix: each
+    rank's factors must be the bytes it gets in a job of its own."""
+    generator = torch.Generator().manual_seed(3)
+    original = {"tall": torch.randn(96, 40, generator=generator), "wide": torch.randn(40, 96, generator=generator)}
+    quantized = {name: (weight * 3).round() / 3 for name, weight in original.items()}
+    together = low_rank_corrections(original, quantized, sorted(original), (8, 32))
+    for rank in (8, 32):
+        alone = low_rank_corrections(original, quantized, sorted(original), [rank])[rank]
+        assert together[rank].keys() == alone.keys()
+        assert all(torch.equal(together[rank][key], alone[key]) for key in alone)
 
 
 @pytest.mark.parametrize("shape", [(300, 40), (40, 300)])
@@ -267,7 +279,7 @@ def test_low_rank_factors_are_byte_identical_across_thread_counts():
     try:
         for count in (1, 2):
             torch.set_num_threads(count)
-            correction = low_rank_correction(original, quantized, sorted(original), rank=8)
+            correction = low_rank_corrections(original, quantized, sorted(original), ranks=[8])[8]
             factors.append(b"".join(correction[key].numpy().tobytes() for key in sorted(correction)))
     finally:
         torch.set_num_threads(threads)

@@ -92,33 +92,36 @@ rule score_fair_artifact:
         "../../scripts/artifacts/score_fair_artifact.py"
 
 
-rule low_rank_correction:
-    input:
-        model="resources/models/{model}",
-        base="results/artifacts/{model}/{strategy}/quantized",
-        split="resources/corpus/test.jsonl",
-        reference="results/reference/{model}.safetensors",
-        library=library("artifacts/low_rank_correction.py"),
-    wildcard_constraints:
-        rank=r"\d+",
-    output:
-        correction="results/artifacts/{model}/{strategy}/lowrank_r{rank}.safetensors",
-        scores="results/artifacts/{model}/{strategy}/lowrank_r{rank}_scores.tsv",
-    params:
-        label=lambda wildcards: f"int4 + low-rank r{wildcards.rank}",
-        languages=config["languages"],
-        evaluation=config["evaluation"],
-    conda:
-        "../../envs/quant-fairness.yaml"
-    log:
-        "logs/artifacts/{model}/{strategy}_lowrank_r{rank}.log",
-    benchmark:
-        "results/benchmarks/artifacts/{model}/{strategy}_lowrank_r{rank}.tsv"
-    threads: MODEL_THREADS
-    resources:
-        **model_job(on_device=True),
-    script:
-        "../../scripts/artifacts/low_rank_correction.py"
+if LOW_RANK_RANKS:
+
+    rule low_rank_correction:
+        # One job for every rank: the error's Gram matrices are decomposed once (most of the
+        # correction's cost on gemma's 262k-token embedding) and the model loaded once.
+        input:
+            model="resources/models/{model}",
+            base="results/artifacts/{model}/{strategy}/quantized",
+            split="resources/corpus/test.jsonl",
+            reference="results/reference/{model}.safetensors",
+            library=library("artifacts/low_rank_correction.py"),
+        output:
+            corrections=expand("results/artifacts/{{model}}/{{strategy}}/lowrank_r{rank}.safetensors", rank=LOW_RANK_RANKS),
+            scores=expand("results/artifacts/{{model}}/{{strategy}}/lowrank_r{rank}_scores.tsv", rank=LOW_RANK_RANKS),
+        params:
+            ranks=LOW_RANK_RANKS,
+            labels=[f"int4 + low-rank r{rank}" for rank in LOW_RANK_RANKS],
+            languages=config["languages"],
+            evaluation=config["evaluation"],
+        conda:
+            "../../envs/quant-fairness.yaml"
+        log:
+            "logs/artifacts/{model}/{strategy}_lowrank.log",
+        benchmark:
+            "results/benchmarks/artifacts/{model}/{strategy}_lowrank.tsv"
+        threads: MODEL_THREADS
+        resources:
+            **model_job(on_device=True),
+        script:
+            "../../scripts/artifacts/low_rank_correction.py"
 
 
 rule artifact_sizes:

@@ -27,6 +27,7 @@ COMPUTE = config["compute"]
 LIGHT_JOB = COMPUTE["light_job"]
 NOISE_FLOOR_DTYPE = config["stats"]["noise_floor_dtype"]
 ARTIFACTS = config["artifacts"]
+LOW_RANK_RANKS = ARTIFACTS["low_rank_ranks"]
 PRESERVATION = {model: points for model in MODELS if (points := preservation_points(config, model))}
 SWEPT = swept_models(config)
 FIGURES = [
@@ -132,8 +133,8 @@ def artifact_files(wildcards):
         "patches": [f"{folder}/{name}/patch" for name in ARTIFACTS["fair"]],
         "fair_scores": [f"{folder}/{name}/fair_scores.tsv" for name in ARTIFACTS["fair"]],
         "simulated_scores": [f"results/scores/{model}/{name}.tsv" for name in ARTIFACTS["fair"] if (model, name) in RUNS],
-        "corrections": [f"{folder}/{int4}/lowrank_r{rank}.safetensors" for rank in ARTIFACTS["low_rank_ranks"]],
-        "low_rank_scores": [f"{folder}/{int4}/lowrank_r{rank}_scores.tsv" for rank in ARTIFACTS["low_rank_ranks"]],
+        "corrections": [f"{folder}/{int4}/lowrank_r{rank}.safetensors" for rank in LOW_RANK_RANKS],
+        "low_rank_scores": [f"{folder}/{int4}/lowrank_r{rank}_scores.tsv" for rank in LOW_RANK_RANKS],
     }
 
 
@@ -144,6 +145,6 @@ def job_benchmarks(kind):
         "baseline": ["results/benchmarks/baseline/{model}.tsv"],
         "sweep": ["results/benchmarks/sweep/{model}.tsv"],
         "artifacts": [f"results/benchmarks/artifacts/{{model}}/{name}_fair_scores.tsv" for name in ARTIFACTS["fair"]]
-        + [f"results/benchmarks/artifacts/{{model}}/{int4}_lowrank_r{rank}.tsv" for rank in ARTIFACTS["low_rank_ranks"]],
+        + ([f"results/benchmarks/artifacts/{{model}}/{int4}_lowrank.tsv"] if LOW_RANK_RANKS else []),
     }[kind]
     return {model: [path.format(model=model) for path in pattern] for model in (SWEPT if kind == "sweep" else MODELS)}

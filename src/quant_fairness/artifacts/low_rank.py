@@ -6,14 +6,16 @@ its best rank-r approximation A·B, the truncated SVD (A = U_r·diag(S_r), B = V
 in FP16; the corrected weight is Ŵ + A·B. Vectors (norm gains quantized by the seed's INT4)
 stay uncorrected. Only the top r singular pairs are computed: from the eigen-decomposition of
 the smaller Gram matrix (EᵀE or EEᵀ, float64), so a 262,144 × 640 embedding costs one 640 × 640
-eigenproblem instead of a full SVD. Each pair's sign is fixed (the largest entry of each row of
-B positive), so the stored factors do not depend on the eigensolver's choice.
+eigenproblem instead of a full SVD, and one decomposition serves every rank. Each pair's sign
+is fixed (the largest entry of each row of B positive), so the stored factors do not depend on
+the eigensolver's choice.
 
     quantized = unpack_file("results/artifacts/m/seed_absmax_int4/quantized/quantized.safetensors")
-    correction = low_rank_correction(original, quantized, quantized_names, rank=8)   # {name.a, name.b}
-    weights = corrected_weights(quantized, correction)
-    model, tokenizer, correction = corrected_model("resources/models/m", "results/.../quantized", rank=8)
-    write_correction("lowrank_r8.safetensors", correction, rank=8)
+    corrections = low_rank_corrections(original, quantized, quantized_names, ranks=[8, 32])
+    weights = corrected_weights(quantized, corrections[8])           # corrections[8]: {name.a, name.b}
+    model, tokenizer = load_model("resources/models/m")
+    for rank, correction in corrected_models(model, "results/.../quantized", ranks=[8, 32]):
+        write_correction(f"lowrank_r{rank}.safetensors", correction, rank)   # model now holds Ŵ + A·B
 """
 
 import torch
@@ -22,18 +24,25 @@ from safetensors.torch import save_file
 from quant_fairness.artifacts.fairness_patch import load_weights
 from quant_fairness.artifacts.packing import PACKED_FILE, quantized_names, unpack_file
 from quant_fairness.atomic import atomic_path
-from quant_fairness.data.models import load_model
 
 NEGLIGIBLE_SINGULAR = 1e-6  # relative to the largest singular value
 
 
-def top_singular_factors(error, rank):
+def gram_eigen(error):
+    """(eigenvalues ascending, eigenvectors) of a float64 matrix's smaller Gram matrix: EᵀE where
+    it has no more columns than rows, else EEᵀ."""
+    rows, cols = error.shape
+    return torch.linalg.eigh(error.T @ error if cols <= rows else error @ error.T)
+
+
+def top_singular_factors(error, rank, eigen=None):
     """(U_r·diag(S_r), V_rᵀ) of a float64 matrix's rank-`rank` truncated SVD, from its smaller
-    Gram matrix, signs fixed so the largest-magnitude entry of each row of V_rᵀ is positive."""
+    Gram matrix (`eigen`: its gram_eigen, where already computed), signs fixed so the
+    largest-magnitude entry of each row of V_rᵀ is positive."""
     rows, cols = error.shape
     kept = min(rank, rows, cols)
     tall = cols <= rows
-    values, vectors = torch.linalg.eigh(error.T @ error if tall else error @ error.T)  # ascending
+    values, vectors = gram_eigen(error) if eigen is None else eigen
     singular = values[-kept:].flip(0).clamp(min=0).sqrt()
     top = vectors[:, -kept:].flip(1)
     if tall:
@@ -54,19 +63,23 @@ def top_singular_factors(error, rank):
 
 
 @torch.no_grad()
-def low_rank_correction(original, quantized, names, rank):
-    """{f"{name}.a": (rows, r) FP16, f"{name}.b": (r, columns) FP16} for each 2-D weight in
-    `names`, in the parameter's own layout (GPT-2's Conv1D stores (in, out))."""
-    correction = {}
+def low_rank_corrections(original, quantized, names, ranks):
+    """{rank: {f"{name}.a": (rows, r) FP16, f"{name}.b": (r, columns) FP16}} for each 2-D weight
+    in `names`, in the parameter's own layout (GPT-2's Conv1D stores (in, out)). Each matrix's
+    Gram matrix is decomposed once for all `ranks`: each rank's factors are those it would get alone."""
+    corrections = {rank: {} for rank in ranks}
     for name in names:
         if quantized[name].dim() != 2:
             continue
-        # In float64, thread counts change the factors' last bits far below FP16's resolution,
-        # so the stored factors do not depend on them.
-        a, b = top_singular_factors(original[name].double() - quantized[name].double(), rank)
-        correction[f"{name}.a"] = a.half().contiguous()
-        correction[f"{name}.b"] = b.half().contiguous()
-    return correction
+        error = original[name].double() - quantized[name].double()
+        eigen = gram_eigen(error)
+        for rank, correction in corrections.items():
+            # In float64, thread counts change the factors' last bits far below FP16's resolution,
+            # so the stored factors do not depend on them.
+            a, b = top_singular_factors(error, rank, eigen)
+            correction[f"{name}.a"] = a.half().contiguous()
+            correction[f"{name}.b"] = b.half().contiguous()
+    return corrections
 
 
 def corrected_weights(quantized, correction):
@@ -79,17 +92,18 @@ def corrected_weights(quantized, correction):
     return weights
 
 
-def corrected_model(model_dir, base_dir, rank, dtype="float32", device="cpu"):
-    """(model, tokenizer, correction): the packed model at `base_dir` plus the rank-`rank`
-    correction of its error against the original at `model_dir`, loaded in `dtype` on `device`.
-    The factors are computed on the CPU, as the packed file is read, on any device."""
-    model, tokenizer = load_model(model_dir, dtype, device)
+def corrected_models(model, base_dir, ranks):
+    """Yield (rank, correction) for each of `ranks`, `model` (loaded with the original weights)
+    then holding the packed model at `base_dir` plus that rank's correction of its error. All
+    corrections are computed first, on the CPU as the packed file is read, from the original
+    weights: each rank's model is the same as if it were loaded alone."""
     original = {name: param.detach().cpu() for name, param in model.named_parameters()}
     base_file = f"{base_dir}/{PACKED_FILE}"
     quantized = unpack_file(base_file)
-    correction = low_rank_correction(original, quantized, quantized_names(base_file), rank)
-    load_weights(model, corrected_weights(quantized, correction), base_file)
-    return model, tokenizer, correction
+    corrections = low_rank_corrections(original, quantized, quantized_names(base_file), ranks)
+    for rank, correction in corrections.items():
+        load_weights(model, corrected_weights(quantized, correction), base_file)
+        yield rank, correction
 
 
 def write_correction(path, correction, rank):
