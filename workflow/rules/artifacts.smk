@@ -86,6 +86,7 @@ rule score_fair_artifact:
     benchmark:
         "results/benchmarks/artifacts/{model}/{strategy}_fair_scores.tsv"
     threads: MODEL_THREADS
+    priority: LONG_JOB_PRIORITY  # started last, gemma's ran alone for a minute at the end
     resources:
         **model_job(on_device=True),
     script:
@@ -118,6 +119,7 @@ if LOW_RANK_RANKS:
         benchmark:
             "results/benchmarks/artifacts/{model}/{strategy}_lowrank.tsv"
         threads: MODEL_THREADS
+        priority: LONG_JOB_PRIORITY
         resources:
             **model_job(on_device=True),
         script:
