@@ -103,8 +103,14 @@ BAD = [
     (lambda c: c["resource_levels"]["seed"].update({"e n": 1}), "config resource_levels.seed: 'e n' does not match"),
     (lambda c: c["resource_levels"].update(log10_speakers={"en": 9}), "resource_levels.log10_speakers is built in"),
     (lambda c: c["sweep"].update(segments=100), "sweep.segments 100 is more than the 24 segments per language of the"),
-    (lambda c: c["stats"].update(noise_floor_segments=21), "stats.noise_floor_segments 21 is more than the 20"),
-    (lambda c: c["stats"]["seed_protocol"].update(segments=30), "stats.seed_protocol.segments 30 is more than the 20"),
+    (
+        lambda c: c["corpus"]["splits"].update(test=20) or c["stats"].update(noise_floor_segments=21),
+        "stats.noise_floor_segments 21 is more than the 20 segments per language of the test split",
+    ),
+    (
+        lambda c: c["corpus"]["splits"].update(test=20) or c["stats"]["seed_protocol"].update(segments=30),
+        "stats.seed_protocol.segments 30 is more than the 20 segments per language of the test split",
+    ),
     (
         lambda c: c["strategy_specs"]["gptq_int4_g32"].update(calibration_segments=99),
         "strategy 'gptq_int4_g32': calibration_segments was replaced by calibration_tokens",
