@@ -109,7 +109,6 @@ if LOW_RANK_RANKS:
             scores=expand("results/artifacts/{{model}}/{{strategy}}/lowrank_r{rank}_scores.tsv", rank=LOW_RANK_RANKS),
         params:
             ranks=LOW_RANK_RANKS,
-            labels=[f"int4 + low-rank r{rank}" for rank in LOW_RANK_RANKS],
             languages=config["languages"],
             evaluation=config["evaluation"],
         conda:

@@ -106,6 +106,11 @@ def corrected_models(model, base_dir, ranks):
         yield rank, correction
 
 
+def corrected_label(rank):
+    """The packed INT4 model plus its rank-`rank` correction, as the score and size tables name it."""
+    return f"int4 + low-rank r{rank}"
+
+
 def write_correction(path, correction, rank):
     with atomic_path(path, suffix=".safetensors") as tmp:
         # One metadata key: safetensors writes several in a random order (bytes differ per run).

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from quant_fairness.artifacts.fairness_patch import PATCH_FILE
+from quant_fairness.artifacts.low_rank import corrected_label
 from quant_fairness.artifacts.packing import PACKED_FILE
 from quant_fairness.stats.disparity import disparity_rows
 from quant_fairness.tables import read_scores
@@ -52,7 +53,7 @@ def artifact_catalogue(settings, model_dir, fp16_file, int8_dir, int4_dir, patch
         catalogue[f"fair int4 ({name})"] = (name, [int4_file, f"{patch}/{PATCH_FILE}"])
     for rank, correction in zip(settings["low_rank_ranks"], correction_files, strict=True):
         catalogue[f"low-rank r{rank}"] = (int4, [correction])
-        catalogue[f"int4 + low-rank r{rank}"] = (int4, [int4_file, correction])
+        catalogue[corrected_label(rank)] = (int4, [int4_file, correction])
     return catalogue
 
 
