@@ -334,6 +334,15 @@ def test_bad_config_stops_before_any_job_in_one_line(run):
 
 
 @pytest.mark.slow
+def test_the_sweep_figure_of_no_swept_model_is_refused_in_one_line(run):
+    figure = "results/figures/layer_sweep.png"
+    result = snakemake(run, "-n", "--config", "sweep={models: []}", "--", figure)
+    assert result.returncode != 0
+    assert f"No rule to produce {figure}" in result.stderr
+    assert snakemake(run, "-n", "--", figure).returncode == 0  # swept as the tiny config says
+
+
+@pytest.mark.slow
 def test_snakemake_report_has_the_captions(run):
     result = snakemake(run, "--report", str(run / "snakemake-report.html"))
     assert result.returncode == 0, result.stderr[-3000:]

@@ -80,24 +80,28 @@ rule figure_preservation:
         "../../scripts/report/plot_preservation.py"
 
 
-rule figure_layer_sweep:
-    input:
-        single=expand("results/sweep/{model}/single.tsv", model=SWEPT),
-        steps=expand("results/sweep/{model}/steps.tsv", model=SWEPT),
-        library=library("report/plot_layer_sweep.py"),
-    output:
-        report("results/figures/layer_sweep.png", caption="../report/layer_sweep.rst", category="Figures"),
-    params:
-        models=SWEPT,
-    conda:
-        "../../envs/quant-fairness.yaml"
-    log:
-        "logs/figures/layer_sweep.log",
-    threads: 1
-    resources:
-        **LIGHT_JOB,
-    script:
-        "../../scripts/report/plot_layer_sweep.py"
+if SWEPT:
+
+    # Defined only where a model is swept: a request for the figure otherwise gets Snakemake's
+    # one line that no rule produces it, not a plot of nothing.
+    rule figure_layer_sweep:
+        input:
+            single=expand("results/sweep/{model}/single.tsv", model=SWEPT),
+            steps=expand("results/sweep/{model}/steps.tsv", model=SWEPT),
+            library=library("report/plot_layer_sweep.py"),
+        output:
+            report("results/figures/layer_sweep.png", caption="../report/layer_sweep.rst", category="Figures"),
+        params:
+            models=SWEPT,
+        conda:
+            "../../envs/quant-fairness.yaml"
+        log:
+            "logs/figures/layer_sweep.log",
+        threads: 1
+        resources:
+            **LIGHT_JOB,
+        script:
+            "../../scripts/report/plot_layer_sweep.py"
 
 
 rule figure_pareto:
