@@ -338,7 +338,7 @@ def test_the_sweep_figure_of_no_swept_model_is_refused_in_one_line(run):
     figure = "results/figures/layer_sweep.png"
     result = snakemake(run, "-n", "--config", "sweep={models: []}", "--", figure)
     assert result.returncode != 0
-    assert f"No rule to produce {figure}" in result.stderr
+    assert f"No rule to produce {figure}" in result.stdout + result.stderr
     assert snakemake(run, "-n", "--", figure).returncode == 0  # swept as the tiny config says
 
 
